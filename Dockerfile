@@ -1,0 +1,44 @@
+# A SageMaker inference and training image for scikit-learn models.
+# Runs as `docker run IMAGE serve` or `docker run IMAGE train`.
+FROM debian:bookworm-slim
+
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true \
+      org.opencontainers.image.title="sklearn-sagemaker-container" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*
+
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Dependencies first, in their own layer: code changes do not reinstall them.
+# WHEELS_URL, when given, is a local wheel directory served over HTTP by
+# scripts/build-image.sh: the build then needs no index and no certificates, and no
+# layer keeps a copy of the wheels. Without it, pip uses the package index.
+ARG WHEELS_URL=
+COPY constraints.txt container/requirements.txt /tmp/deps/
+RUN python3 -m venv /opt/venv \
+ && pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} \
+      -c /tmp/deps/constraints.txt -r /tmp/deps/requirements.txt \
+ && rm -rf /tmp/deps /root/.cache \
+ && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} + \
+ && rm -rf /opt/venv/lib/python3*/site-packages/*/tests /opt/venv/lib/python3*/site-packages/scipy/*/tests
+
+COPY pyproject.toml README.md /tmp/src/
+COPY serving /tmp/src/serving
+COPY training /tmp/src/training
+RUN pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} --no-deps /tmp/src \
+ && rm -rf /tmp/src /root/.cache
+
+RUN mkdir -p /opt/ml/model /opt/ml/models /opt/ml/input /opt/ml/output
+EXPOSE 8080
+WORKDIR /opt/ml
+CMD ["serve"]

@@ -1,0 +1,160 @@
+"""One loaded model and the request pipeline around it: decode, predict, encode.
+
+This mirrors the Transformer of AWS's inference toolkit: user hooks where the script
+defines them, the built-in codecs where it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serving import content_types, decoder, encoder
+from serving.errors import BadRequest, ModelLoadError
+from serving.model_files import default_model_fn
+from serving.user_module import Hook, load_module, user_hooks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    body: bytes
+    content_type: str | None
+    accept: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def custom_attributes(self) -> str | None:
+        return self.headers.get("X-Amzn-Sagemaker-Custom-Attributes")
+
+
+@dataclass(frozen=True)
+class Response:
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a hook declared with a `context` argument receives."""
+
+    model_name: str
+    model_dir: str
+    request_headers: dict[str, str]
+
+    @property
+    def custom_attributes(self) -> str | None:
+        return self.request_headers.get("X-Amzn-Sagemaker-Custom-Attributes")
+
+
+def default_predict_fn(data: Any, model: Any) -> Any:
+    try:
+        return model.predict(data)
+    except (ValueError, TypeError) as exc:
+        # scikit-learn reports bad input (feature count, NaN, dtype) as ValueError.
+        raise BadRequest(f"the model rejected the input: {exc}") from exc
+
+
+def _check_features(data: Any, model: Any) -> None:
+    expected = getattr(model, "n_features_in_", None)
+    if (
+        isinstance(data, np.ndarray)
+        and data.ndim == 2
+        and isinstance(expected, int)
+        and data.shape[1] != expected
+    ):
+        rows = data.shape[0]
+        raise BadRequest(
+            f"each row must have {expected} features, got {data.shape[1]} "
+            f"(in {rows} row{'s' if rows != 1 else ''})"
+        )
+
+
+class ModelHandler:
+    """A model plus the hooks that serve it."""
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path,
+        model: Any,
+        hooks: dict[str, Hook],
+        default_accept: str,
+        user_module: Any = None,
+    ) -> None:
+        self.name = name
+        self.model_dir = model_dir
+        self.model = model
+        self.hooks = hooks
+        self.default_accept = default_accept
+        self.user_module = user_module
+
+    @classmethod
+    def load(
+        cls, name: str, model_dir: Path, code_dir: Path, program: str, default_accept: str
+    ) -> ModelHandler:
+        module = load_module(code_dir, program)
+        hooks = user_hooks(module)
+        context = Context(name, str(model_dir), {})
+        if "model_fn" in hooks:
+            try:
+                model = hooks["model_fn"](str(model_dir), context)
+            except ModelLoadError:
+                raise
+            except Exception as exc:
+                raise ModelLoadError(f"model_fn raised {type(exc).__name__}: {exc}") from exc
+        else:
+            model = default_model_fn(str(model_dir))
+        if model is None:
+            raise ModelLoadError("model_fn returned None")
+        log.info("model %s loaded from %s (%s)", name, model_dir, type(model).__name__)
+        return cls(name, model_dir, model, hooks, default_accept, module)
+
+    def invoke(self, request: Request) -> Response:
+        media_type = content_types.parse_content_type(request.content_type)
+        context = Context(self.name, str(self.model_dir), request.headers)
+        hooks = self.hooks
+        body: bytes | str = request.body
+        if hooks.keys() & {"input_fn", "transform_fn"} and media_type.is_text:
+            # As in AWS's toolkit, user hooks get text bodies as str.
+            body = decoder.decode_text(request.body, media_type)
+
+        if "transform_fn" in hooks:
+            accept = content_types.preferred(request.accept, self.default_accept)
+            result = hooks["transform_fn"](self.model, body, media_type.type, accept, context)
+            return _response(result, accept)
+
+        if "input_fn" in hooks:
+            data = hooks["input_fn"](body, media_type.type, context)
+        else:
+            data = decoder.decode(request.body, media_type)
+            _check_features(data, self.model)
+
+        if "predict_fn" in hooks:
+            prediction = hooks["predict_fn"](data, self.model, context)
+        else:
+            prediction = default_predict_fn(data, self.model)
+
+        if "output_fn" in hooks:
+            accept = content_types.preferred(request.accept, self.default_accept)
+            return _response(hooks["output_fn"](prediction, accept, context), accept)
+        accept = content_types.negotiate(request.accept, encoder.SUPPORTED, self.default_accept)
+        return Response(encoder.encode(prediction, accept), accept)
+
+
+def _response(result: Any, accept: str) -> Response:
+    """A hook may return the body, or (body, content_type)."""
+    content_type = accept
+    if isinstance(result, tuple) and len(result) == 2:
+        result, content_type = result
+    if isinstance(result, str):
+        result = result.encode()
+    elif not isinstance(result, (bytes, bytearray, memoryview)):
+        # A hook that returns an array or list gets the built-in encoding for accept.
+        result = encoder.encode(result, content_type)
+    return Response(bytes(result), content_type)

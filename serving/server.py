@@ -1,0 +1,76 @@
+"""Running the app under gunicorn with settings derived from the environment.
+
+Worker model: gthread. Each worker process holds many requests in flight on a thread
+pool, so concurrent requests for a model can meet inside one process. The listening
+socket is bound by gunicorn with TCP_NODELAY set, which accepted connections inherit
+(no 40 ms Nagle stall on keep-alive responses), and each gthread worker accepts one
+connection per wake-up, so a single busy worker cannot hoard the connections the
+way an asyncio accept loop does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from serving.app import create_app
+from serving.config import Settings
+from serving.startup import ModelState
+
+log = logging.getLogger(__name__)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bind": [f"0.0.0.0:{settings.port}"],
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "keepalive": settings.keepalive,
+        # Keep-alive connections beyond the busy threads wait in the worker's poller.
+        "worker_connections": max(1000, settings.threads * 4),
+        "loglevel": settings.log_level.lower(),
+        "errorlog": "-",
+        "accesslog": None,
+        "preload_app": False,
+        "proc_name": "serve",
+        # Nothing but SageMaker's HTTP contract is exposed; no runtime control channel.
+        "control_socket_disable": True,
+    }
+    if os.path.isdir("/dev/shm"):
+        # Heartbeat files on tmpfs: a slow disk must not make gunicorn think a worker hung.
+        options["worker_tmp_dir"] = "/dev/shm"
+    return options
+
+
+class Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.settings).items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Runs in each worker after the fork: every worker loads the model before it
+        # says healthy, and no loader thread exists in the arbiter.
+        state = ModelState()
+        state.start_loading(self.settings)
+        return create_app(self.settings, state)
+
+
+def run(settings: Settings) -> None:
+    log.info(
+        "serving on port %d with %d workers x %d threads, model dir %s",
+        settings.port,
+        settings.workers,
+        settings.threads,
+        settings.model_dir,
+    )
+    Server(settings).run()

@@ -1,0 +1,69 @@
+"""Loading the single model in the background while /ping says so.
+
+The server answers from the moment it binds: /ping is 503 with the reason until the
+model is loaded, 200 after, and 503 with the error if loading failed. A request that
+arrives during loading waits for it (up to the request timeout) instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+
+from serving import requirements
+from serving.config import Settings
+from serving.errors import ModelLoadError, ModelNotReady
+from serving.handler import ModelHandler
+
+log = logging.getLogger(__name__)
+
+
+class ModelState:
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.handler: ModelHandler | None = None
+        self.error: str | None = None
+        self.phase = "starting"
+
+    @property
+    def ready(self) -> bool:
+        return self.handler is not None
+
+    def status(self) -> tuple[bool, str]:
+        if self.handler is not None:
+            return True, ""
+        if self.error is not None:
+            return False, f"the model failed to load: {self.error}"
+        return False, f"the model is loading ({self.phase})"
+
+    def wait(self, timeout: float) -> ModelHandler:
+        self._done.wait(timeout)
+        if self.handler is None:
+            raise ModelNotReady(self.status()[1])
+        return self.handler
+
+    def load(self, settings: Settings) -> None:
+        started = time.monotonic()
+        try:
+            self.phase = "installing requirements"
+            requirements.install(settings.code_dir, settings.requirements_timeout)
+            self.phase = "running model_fn"
+            self.handler = ModelHandler.load(
+                "model", settings.model_dir, settings.code_dir, settings.program, settings.default_accept
+            )
+            log.info("model ready in %.2f s", time.monotonic() - started)
+        except ModelLoadError as exc:
+            self.error = str(exc)
+            log.error("model load failed: %s\n%s", exc, traceback.format_exc())
+        except Exception as exc:  # whatever user code raises, /ping must say it
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("model load failed: %s\n%s", exc, traceback.format_exc())
+        finally:
+            self._done.set()
+
+    def start_loading(self, settings: Settings) -> threading.Thread:
+        thread = threading.Thread(target=self.load, args=(settings,), name="model-loader", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,1 @@
+"""The `train` side of the SageMaker training contract."""
