@@ -183,6 +183,9 @@ def decode_jsonlines(body: bytes, media_type: MediaType) -> np.ndarray:
 
 def decode_npy(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
+    if not body.startswith(b"\x93NUMPY"):
+        kind = "an .npz archive" if body.startswith(b"PK") else "data without the .npy header"
+        raise BadRequest(f"not a valid .npy array: got {kind}")
     try:
         # Never unpickle: an object array in a request would run the sender's code here.
         array = np.load(io.BytesIO(body), allow_pickle=False)
@@ -192,8 +195,6 @@ def decode_npy(body: bytes, media_type: MediaType) -> np.ndarray:
         raise BadRequest(f"not a valid .npy array: {exc}") from None
     except (EOFError, OSError) as exc:
         raise BadRequest(f"not a valid .npy array: {exc or 'truncated'}") from None
-    if not isinstance(array, np.ndarray):
-        raise BadRequest("expected a single .npy array, got an .npz archive")
     if array.dtype.kind not in "biuf":
         raise BadRequest(f"npy arrays must be numeric, got dtype {array.dtype}")
     if array.ndim == 1:

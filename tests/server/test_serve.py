@@ -1,0 +1,192 @@
+"""The real `serve` command on the host: real gunicorn, real HTTP on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import csv_rows, features, free_port, wait_for_ping, write_regressor
+
+SERVE = str(Path(sys.executable).with_name("serve"))
+
+
+@contextmanager
+def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    environ = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(base_dir),
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        **env,
+    }
+    log = open(base_dir / "serve.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([SERVE], env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        log.close()
+
+
+def workers_of(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(c) for c in children}
+
+
+def gate_script(base: Path) -> str:
+    """model_fn / predict_fn that wait for files the test creates, so nothing depends on timing."""
+    return (
+        "import os, time, joblib\n"
+        f"BASE = {str(base)!r}\n"
+        "def _wait(name):\n"
+        "    end = time.monotonic() + 60\n"
+        "    while not os.path.exists(os.path.join(BASE, name)):\n"
+        "        if time.monotonic() > end: raise TimeoutError(name)\n"
+        "        time.sleep(0.02)\n"
+        "def model_fn(model_dir):\n"
+        "    if os.environ.get('GATE_LOAD'): _wait('release-load')\n"
+        "    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
+        "def predict_fn(data, model):\n"
+        "    if os.environ.get('GATE_PREDICT'):\n"
+        "        open(os.path.join(BASE, 'predict-started'), 'w').close()\n"
+        "        _wait('release-predict')\n"
+        "    return model.predict(data)\n"
+    )
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    write_regressor(tmp_path / "model")
+    return tmp_path
+
+
+def test_predicts_over_http(base: Path) -> None:
+    with serve(base) as (url, _):
+        wait_for_ping(url)
+        X = features(3)
+        response = requests.post(
+            f"{url}/invocations", data=csv_rows(X), headers={"Content-Type": "text/csv", "Accept": "text/csv"}
+        )
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/csv"
+        assert len(response.text.split("\n")) == 3
+
+
+def test_ping_is_503_while_loading_then_200(base: Path) -> None:
+    (base / "model" / "code").mkdir()
+    (base / "model" / "code" / "inference.py").write_text(gate_script(base))
+    with serve(base, GATE_LOAD="1") as (url, _):
+        loading = wait_for_ping(url, expect=503)
+        assert "loading" in loading.json()["message"]
+        # A request during loading waits for the model instead of failing.
+        result: dict[str, requests.Response] = {}
+        waiter = threading.Thread(
+            target=lambda: result.setdefault(
+                "r", requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"})
+            )
+        )
+        waiter.start()
+        (base / "release-load").touch()
+        wait_for_ping(url)
+        waiter.join(timeout=30)
+        assert result["r"].status_code == 200
+
+
+def test_load_failure_is_503_with_the_reason_and_server_stays_up(base: Path) -> None:
+    (base / "model" / "model.joblib").unlink()
+    (base / "model" / "notes.txt").write_text("no model here")
+    with serve(base) as (url, process):
+        failed = wait_for_ping(url, expect=503)
+        body = failed.json()
+        assert body["error"] == "ModelLoadFailed"
+        assert "notes.txt" in body["message"]
+        invoke = requests.post(f"{url}/invocations", data="1", headers={"Content-Type": "text/csv"})
+        assert invoke.status_code == 503
+        assert process.poll() is None
+    assert "Traceback" in (base / "serve.log").read_text()
+
+
+def test_bad_requests_do_not_kill_workers(base: Path) -> None:
+    with serve(base) as (url, process):
+        wait_for_ping(url)
+        before = workers_of(process.pid)
+        bad = [
+            ({"Content-Type": "text/csv"}, b"a,b,c"),
+            ({"Content-Type": "application/json"}, b"[[1,2],[3]]"),
+            ({"Content-Type": "application/x-npy"}, b"\x93NUMPY garbage"),
+            ({"Content-Type": "image/png"}, b"x"),
+            ({"Content-Type": "text/csv", "Accept": "image/png"}, b"1,2,3,4,5,6"),
+            ({"Content-Type": "text/csv"}, b"1,2,3"),
+        ]
+        for headers, body in bad:
+            response = requests.post(f"{url}/invocations", data=body, headers=headers)
+            assert 400 <= response.status_code < 500, (headers, response.text)
+            assert set(response.json()) == {"error", "message"}
+        ok = requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"})
+        assert ok.status_code == 200
+        assert workers_of(process.pid) == before
+
+
+def test_payload_limit_is_413(base: Path) -> None:
+    with serve(base, SAGEMAKER_MAX_PAYLOAD_IN_MB="1") as (url, _):
+        wait_for_ping(url)
+        row = "1,2,3,4,5,6\n"
+        big = row * (1024 * 1024 // len(row) + 10)
+        response = requests.post(f"{url}/invocations", data=big, headers={"Content-Type": "text/csv"})
+        assert response.status_code == 413
+        assert "SAGEMAKER_MAX_PAYLOAD_IN_MB" in response.json()["message"]
+        fits = row * (1024 * 1024 // len(row) - 10)
+        ok = requests.post(f"{url}/invocations", data=fits, headers={"Content-Type": "text/csv"})
+        assert ok.status_code == 200
+
+
+def test_custom_attributes_are_echoed_and_unknown_routes_are_json(base: Path) -> None:
+    with serve(base) as (url, _):
+        wait_for_ping(url)
+        response = requests.post(
+            f"{url}/invocations",
+            data="1,2,3,4,5,6",
+            headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Custom-Attributes": "trace-id=abc"},
+        )
+        assert response.headers["X-Amzn-SageMaker-Custom-Attributes"] == "trace-id=abc"
+        missing = requests.get(f"{url}/nope")
+        assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
+        params = requests.get(f"{url}/execution-parameters").json()
+        assert params == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+
+
+def test_sigterm_finishes_in_flight_requests_and_exits_0(base: Path) -> None:
+    (base / "model" / "code").mkdir()
+    (base / "model" / "code" / "inference.py").write_text(gate_script(base))
+    with serve(base, GATE_PREDICT="1") as (url, process):
+        wait_for_ping(url)
+        result: dict[str, requests.Response] = {}
+        client = threading.Thread(
+            target=lambda: result.setdefault(
+                "r", requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"})
+            )
+        )
+        client.start()
+        deadline = time.monotonic() + 30
+        while not (base / "predict-started").exists():
+            assert time.monotonic() < deadline, "the request never reached predict_fn"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        (base / "release-predict").touch()
+        client.join(timeout=30)
+        assert result["r"].status_code == 200
+        assert process.wait(timeout=30) == 0
+        assert not any(Path(f"/proc/{pid}").exists() for pid in [process.pid])

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from serving.config import ConfigError, Settings
+
+
+def test_defaults_follow_sagemaker() -> None:
+    s = Settings.from_env({})
+    assert s.port == 8080
+    assert s.model_dir == Path("/opt/ml/model")
+    assert s.models_dir == Path("/opt/ml/models")
+    assert s.code_dir == Path("/opt/ml/model/code")
+    assert s.timeout == 60
+    assert s.max_payload_bytes == 6 * 1024 * 1024
+    assert s.default_accept == "application/json"
+    assert s.program == "inference.py"
+    assert s.workers >= 1
+    assert s.multi_model is False
+
+
+def test_environment_overrides() -> None:
+    s = Settings.from_env(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9000",
+            "SAGEMAKER_BASE_DIR": "/srv/ml",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+            "SAGEMAKER_PROGRAM": "handler.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "file:///srv/code",
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "10",
+        }
+    )
+    assert s.port == 9000
+    assert s.model_dir == Path("/srv/ml/model")
+    assert s.workers == 3
+    assert s.timeout == 120
+    assert s.max_payload_bytes == 20 * 1024 * 1024
+    assert s.default_accept == "text/csv"
+    assert s.program == "handler.py"
+    assert s.code_dir == Path("/srv/code")
+    assert s.multi_model is True
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("SAGEMAKER_BIND_TO_PORT", "http", "whole number"),
+        ("SAGEMAKER_BIND_TO_PORT", "70000", "not a TCP port"),
+        ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "at least 1"),
+        ("SAGEMAKER_MULTI_MODEL", "maybe", "true or false"),
+        ("SAGEMAKER_SUBMIT_DIRECTORY", "s3://bucket/code.tar.gz", "only local directories"),
+        ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD or SINGLE_RECORD"),
+        ("SAGEMAKER_CONTAINER_LOG_LEVEL", "LOUD", "not a log level"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({name: value})
+    assert name in str(err.value)
+    assert words in str(err.value)

@@ -1,0 +1,112 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serving.errors import BadRequest, ModelLoadError, NotAcceptable, UnsupportedMediaType
+from serving.handler import ModelHandler, Request
+from tests.support import features, write_classifier, write_regressor
+
+
+def load(model_dir: Path) -> ModelHandler:
+    return ModelHandler.load("m", model_dir, model_dir / "code", "inference.py", "application/json")
+
+
+def test_default_pipeline_matches_in_process_predict(tmp_path: Path) -> None:
+    model = write_regressor(tmp_path)
+    handler = load(tmp_path)
+    X = features(3, seed=5)
+    body = "\n".join(",".join(map(str, row)) for row in X.tolist()).encode()
+    response = handler.invoke(Request(body, "text/csv; charset=utf-8", "text/csv"))
+    assert response.content_type == "text/csv"
+    got = [float(v) for v in response.body.decode().split("\n")]
+    assert got == model.predict(X).tolist()
+
+
+def test_string_labels_stay_strings(tmp_path: Path) -> None:
+    write_classifier(tmp_path, ["cat", "dog", "eel"])
+    response = load(tmp_path).invoke(Request(json.dumps(features(2).tolist()).encode(), "application/json", None))
+    labels = json.loads(response.body)
+    assert all(label in {"cat", "dog", "eel"} for label in labels)
+
+
+def test_integer_labels_stay_integers(tmp_path: Path) -> None:
+    write_classifier(tmp_path, [0, 1, 2])
+    response = load(tmp_path).invoke(Request(b"0.1,0.2,0.3,0.4,0.5,0.6", "text/csv", "application/json"))
+    assert isinstance(json.loads(response.body)[0], int)
+
+
+def test_wrong_feature_count_names_expected(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    with pytest.raises(BadRequest) as err:
+        load(tmp_path).invoke(Request(b"1,2,3", "text/csv", None))
+    assert "must have 6 features, got 3" in err.value.message
+
+
+def test_errors_for_types(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    handler = load(tmp_path)
+    with pytest.raises(UnsupportedMediaType):
+        handler.invoke(Request(b"x", "image/png", None))
+    with pytest.raises(NotAcceptable):
+        handler.invoke(Request(b"1,2,3,4,5,6", "text/csv", "image/png"))
+
+
+def test_user_hooks_all_four(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "import joblib, os, json\n"
+        "def model_fn(model_dir):\n"
+        "    return {'model': joblib.load(os.path.join(model_dir, 'model.joblib'))}\n"
+        "def input_fn(body, content_type):\n"
+        "    assert isinstance(body, str) and content_type == 'application/json'\n"
+        "    return json.loads(body)['rows']\n"
+        "def predict_fn(data, model, context):\n"
+        "    return {'n': len(data), 'attrs': context.custom_attributes}\n"
+        "def output_fn(prediction, accept):\n"
+        "    return json.dumps(prediction), 'application/vnd.custom+json'\n"
+    )
+    handler = load(tmp_path)
+    response = handler.invoke(
+        Request(
+            b'{"rows": [[1], [2]]}',
+            "application/json; charset=utf-8",
+            "application/vnd.custom+json",
+            {"X-Amzn-Sagemaker-Custom-Attributes": "trace=1"},
+        )
+    )
+    assert response.content_type == "application/vnd.custom+json"
+    assert json.loads(response.body) == {"n": 2, "attrs": "trace=1"}
+
+
+def test_transform_fn(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "def transform_fn(model, body, content_type, accept):\n"
+        "    return f'{content_type}|{accept}|{len(body)}'\n"
+    )
+    response = load(tmp_path).invoke(Request(b"1,2", "text/csv", None))
+    assert response.body == b"text/csv|application/json|3"
+    assert response.content_type == "application/json"
+
+
+def test_model_fn_failure_is_a_load_error(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir(parents=True)
+    (tmp_path / "code" / "inference.py").write_text("def model_fn(d):\n    raise RuntimeError('disk on fire')\n")
+    with pytest.raises(ModelLoadError) as err:
+        load(tmp_path)
+    assert "disk on fire" in str(err.value)
+
+
+def test_predictions_are_numpy_equal_for_npy(tmp_path: Path) -> None:
+    import io
+
+    model = write_regressor(tmp_path)
+    X = features(4, seed=9)
+    buf = io.BytesIO()
+    np.save(buf, X)
+    response = load(tmp_path).invoke(Request(buf.getvalue(), "application/x-npy", "application/x-npy"))
+    np.testing.assert_array_equal(np.load(io.BytesIO(response.body)), model.predict(X))
