@@ -31,7 +31,9 @@ def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         **env,
     }
     log = open(base_dir / "serve.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([SERVE], env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [SERVE], env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         yield f"http://127.0.0.1:{port}", process
     finally:
@@ -95,7 +97,8 @@ def test_ping_is_503_while_loading_then_200(base: Path) -> None:
         result: dict[str, requests.Response] = {}
         waiter = threading.Thread(
             target=lambda: result.setdefault(
-                "r", requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"})
+                "r",
+                requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}),
             )
         )
         waiter.start()
@@ -176,7 +179,8 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(base: Path) -> None:
         result: dict[str, requests.Response] = {}
         client = threading.Thread(
             target=lambda: result.setdefault(
-                "r", requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"})
+                "r",
+                requests.post(f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}),
             )
         )
         client.start()

@@ -26,7 +26,9 @@ def test_default_pipeline_matches_in_process_predict(tmp_path: Path) -> None:
 
 def test_string_labels_stay_strings(tmp_path: Path) -> None:
     write_classifier(tmp_path, ["cat", "dog", "eel"])
-    response = load(tmp_path).invoke(Request(json.dumps(features(2).tolist()).encode(), "application/json", None))
+    response = load(tmp_path).invoke(
+        Request(json.dumps(features(2).tolist()).encode(), "application/json", None)
+    )
     labels = json.loads(response.body)
     assert all(label in {"cat", "dog", "eel"} for label in labels)
 
@@ -95,7 +97,9 @@ def test_transform_fn(tmp_path: Path) -> None:
 
 def test_model_fn_failure_is_a_load_error(tmp_path: Path) -> None:
     (tmp_path / "code").mkdir(parents=True)
-    (tmp_path / "code" / "inference.py").write_text("def model_fn(d):\n    raise RuntimeError('disk on fire')\n")
+    (tmp_path / "code" / "inference.py").write_text(
+        "def model_fn(d):\n    raise RuntimeError('disk on fire')\n"
+    )
     with pytest.raises(ModelLoadError) as err:
         load(tmp_path)
     assert "disk on fire" in str(err.value)

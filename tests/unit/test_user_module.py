@@ -32,7 +32,9 @@ def test_hooks_with_and_without_context(tmp_path: Path) -> None:
 
 def test_helper_modules_next_to_the_script_import(tmp_path: Path) -> None:
     write(tmp_path, "VALUE = 41\n", name="helper_mod_for_test.py")
-    write(tmp_path, "import helper_mod_for_test\ndef model_fn(d):\n    return helper_mod_for_test.VALUE + 1\n")
+    write(
+        tmp_path, "import helper_mod_for_test\ndef model_fn(d):\n    return helper_mod_for_test.VALUE + 1\n"
+    )
     hooks = user_hooks(load_module(tmp_path, "inference.py"))
     assert hooks["model_fn"]("dir", None) == 42
 
