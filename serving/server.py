@@ -10,6 +10,7 @@ way an asyncio accept loop does.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from typing import Any
@@ -65,7 +66,29 @@ class Server(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings, state)
 
 
+# Imported once in the arbiter so that workers start with them loaded (shared pages,
+# no per-worker import time); the model itself is still loaded by each worker.
+PRELOADED_MODULES = (
+    "numpy",
+    "scipy.sparse",
+    "joblib",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+)
+
+
+def preload_modules() -> None:
+    for name in PRELOADED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # a slimmer environment still serves
+            log.warning("could not preload %s: %s", name, exc)
+
+
 def run(settings: Settings) -> None:
+    preload_modules()
     log.info(
         "serving on port %d with %d workers x %d threads, model dir %s",
         settings.port,

@@ -19,14 +19,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_ping(url: str, deadline_s: float = 60.0, expect: int = 200) -> requests.Response:
-    """Poll GET /ping until it answers `expect`, or fail with what it last said."""
+def wait_for_ping(
+    url: str, deadline_s: float = 60.0, expect: int = 200, error: str | None = None
+) -> requests.Response:
+    """Poll GET /ping until it answers `expect` (and, if given, that JSON `error`), or fail."""
     end = time.monotonic() + deadline_s
     last: str = "no answer"
     while time.monotonic() < end:
         try:
             response = requests.get(f"{url}/ping", timeout=2)
-            if response.status_code == expect:
+            if response.status_code == expect and (error is None or response.json().get("error") == error):
                 return response
             last = f"{response.status_code} {response.text[:300]}"
         except requests.RequestException as exc:

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Everything the project needs on a fresh machine of its kind (Debian, Docker engine,
+# Python 3.11): Debian packages, a virtualenv with the pinned dependencies, and the
+# base image. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+missing=()
+for tool in debootstrap wrk; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "setup: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+command -v docker >/dev/null 2>&1 || { echo "setup: docker is not installed" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "setup: the Docker engine is not running" >&2; exit 1; }
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$python" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
+  touch "$stamp"
+fi
+
+scripts/base-image.sh
