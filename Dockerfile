@@ -7,9 +7,12 @@ LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
       org.opencontainers.image.title="sklearn-sagemaker-container" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-RUN apt-get update \
+# Java runs multi-model-server, the optional second engine (SAGEMAKER_MODEL_SERVER=mms).
+# The JRE's post-install step needs the man page directory that slim images drop.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 python3-venv ca-certificates \
+      python3 python3-venv ca-certificates openjdk-17-jre-headless \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*
 
 ENV VIRTUAL_ENV=/opt/venv \

@@ -19,13 +19,12 @@ trap cleanup EXIT
 
 echo "wheels: resolving into $cache"
 mkdir -p "$cache"
-# The image runs Debian bookworm's CPython 3.11 on x86_64; fetch wheels for that,
-# plus what pip needs to build this project's own wheel inside the image.
-"$python" -m pip download -q --only-binary=:all: --implementation cp --python-version 3.11 \
-  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform linux_x86_64 \
-  -d "$cache" -c "$here/constraints.txt" -r "$here/container/requirements.txt" \
-  "setuptools>=64" wheel >"$log" 2>&1 || {
-  tail -20 "$log" >&2; echo "wheels: pip download failed" >&2; exit 1; }
+# The image runs Debian bookworm's CPython 3.11 on x86_64, the same as this machine's
+# python3: `pip wheel` fetches wheels for it and builds the few packages published only
+# as source, plus what pip needs to build this project's own wheel inside the image.
+"$python" -m pip wheel -q --find-links "$cache" -w "$cache" \
+  -c "$here/constraints.txt" -r "$here/container/requirements.txt" "setuptools>=64" wheel >"$log" 2>&1 || {
+  tail -20 "$log" >&2; echo "wheels: pip wheel failed" >&2; exit 1; }
 
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$python" -m http.server --bind 127.0.0.1 --directory "$cache" "$port" >/dev/null 2>&1 &

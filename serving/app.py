@@ -1,7 +1,9 @@
-"""The HTTP routes of the SageMaker serving contract, as a Flask app.
+"""The HTTP routes of the SageMaker serving contracts, as a Flask app.
 
-Routes only translate between HTTP and the handler: the request is read, handed to
-the model's pipeline, and its answer or error is written back.
+Routes only translate between HTTP and the models: the request is read, handed to a
+model's pipeline, and its answer or error is written back. Single-model mode serves
+/ping, /invocations and /execution-parameters; multi-model mode adds the /models API.
+`X-Amzn-SageMaker-Target-Model` on /invocations picks a model in either mode.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from serving import handler as handler_mod
 from serving.config import Settings
-from serving.errors import InferenceError, ModelNotReady, status_of
+from serving.errors import BadRequest, InferenceError, ModelNotReady, status_of
+from serving.multi_model import ModelPool
+from serving.registry import Entry
 from serving.startup import ModelState
 
 log = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
+PAGE_SIZE = 100
 
 
 def error_response(status: int, error: str, message: str) -> Response:
@@ -46,7 +52,8 @@ def read_request() -> handler_mod.Request:
     )
 
 
-def to_http(result: handler_mod.Response) -> Response:
+def invoke(model: handler_mod.ModelHandler) -> Response:
+    result = model.invoke(read_request())
     # content_type, not mimetype: Flask would append "; charset=utf-8" to text types,
     # which breaks the next container of an inference pipeline.
     return Response(result.body, status=200, content_type=result.content_type)
@@ -91,7 +98,55 @@ def install_error_handlers(app: Flask) -> None:
         return error_response(status, "ModelError" if status >= 500 else "BadRequest", message)
 
 
-def create_app(settings: Settings, state: ModelState) -> Flask:
+def _model_json(entry: Entry) -> dict[str, str]:
+    return {"modelName": entry.name, "modelUrl": entry.url}
+
+
+def add_model_routes(app: Flask, pool: ModelPool) -> None:
+    """SageMaker's multi-model container API."""
+
+    @app.post("/models")
+    def load_model() -> Response:
+        # SageMaker sends JSON; curl users often omit its Content-Type, and
+        # multi-model-server also takes query parameters: accept all three.
+        body = request.get_json(force=True, silent=True) if request.get_data() else dict(request.args)
+        if not isinstance(body, dict):
+            raise BadRequest('the body must be JSON {"model_name": ..., "url": ...}')
+        name, url = body.get("model_name"), body.get("url")
+        if not isinstance(name, str) or not name.strip() or not isinstance(url, str) or not url.strip():
+            raise BadRequest('"model_name" and "url" must both be non-empty strings')
+        if "/" in name or len(name) > 1024:
+            raise BadRequest("model_name must be at most 1024 characters with no '/'")
+        pool.load(name, url)
+        return jsonify(status=f"model {name} loaded")
+
+    @app.get("/models")
+    def list_models() -> Response:
+        limit = request.args.get("limit", str(PAGE_SIZE))
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise BadRequest("limit must be a whole number from 1 to 1000")
+        page, token = pool.listing(request.args.get("next_page_token"), int(limit))
+        body: dict[str, Any] = {"models": [_model_json(entry) for entry in page]}
+        if token is not None:
+            body["nextPageToken"] = token
+        return jsonify(body)
+
+    @app.get("/models/<name>")
+    def describe_model(name: str) -> Response:
+        return jsonify(_model_json(pool.describe(name)))
+
+    @app.delete("/models/<name>")
+    def unload_model(name: str) -> Response:
+        pool.unload(name)
+        return jsonify(status=f"model {name} unloaded")
+
+    @app.post("/models/<name>/invoke")
+    def invoke_model(name: str) -> Response:
+        return invoke(pool.get(name))
+
+
+def create_app(settings: Settings, pool: ModelPool, state: ModelState | None = None) -> Flask:
+    """`state` is the single model; without it the app serves multi-model mode."""
     app = Flask("serving")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     install_error_handlers(app)
@@ -99,20 +154,31 @@ def create_app(settings: Settings, state: ModelState) -> Flask:
 
     @app.get("/ping")
     def ping() -> Response:
+        if state is None:
+            return Response(b"", status=200, content_type="text/plain")
         ready, reason = state.status()
         if ready:
             return Response(b"", status=200, content_type="text/plain")
-        status = ModelNotReady(reason)
-        return error_response(status.status, "ModelLoadFailed" if state.error else status.error, reason)
+        not_ready = ModelNotReady(reason)
+        return error_response(503, "ModelLoadFailed" if state.error else not_ready.error, reason)
 
     @app.post("/invocations")
     def invocations() -> Response:
-        handler = state.wait(settings.timeout)
-        return to_http(handler.invoke(read_request()))
+        target = request.headers.get(TARGET_MODEL)
+        if target:
+            return invoke(pool.for_target(target))
+        if state is None:
+            raise BadRequest(
+                f"this container serves several models: name one with the {TARGET_MODEL} header "
+                "or call POST /models/<name>/invoke"
+            )
+        return invoke(state.wait(settings.timeout))
 
     @app.get("/execution-parameters")
     def execution_parameters_route() -> Response:
-        module = state.handler.user_module if state.handler else None
+        module = state.handler.user_module if state is not None and state.handler else None
         return jsonify(execution_parameters(settings, module))
 
+    if state is None:
+        add_model_routes(app, pool)
     return app

@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    if settings.multi_model:
-        print("serve: SAGEMAKER_MULTI_MODEL=true is not supported by this version", file=sys.stderr)
-        return 2
+    if settings.model_server == "mms":
+        from serving import mms_engine
+
+        return mms_engine.run(settings)
     from serving.server import run
 
     run(settings)

@@ -25,6 +25,10 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    return _int(env, name, 0) if env.get(name, "").strip() else None
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -80,6 +84,11 @@ class Settings:
     max_concurrent_transforms: int
     log_level: str
     requirements_timeout: float
+    model_server: str
+    memory_headroom_mb: int | None
+    # Set by `serve` before the workers start: where they share the loaded-model record
+    # and unpacked archives.
+    state_dir: Path | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -128,7 +137,23 @@ class Settings:
             max_concurrent_transforms=_int(env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", 0),
             log_level=_log_level(env.get("SAGEMAKER_CONTAINER_LOG_LEVEL", "")),
             requirements_timeout=_float(env, "SAGEMAKER_REQUIREMENTS_TIMEOUT", 600.0, minimum=1.0),
+            model_server=_choice(env, "SAGEMAKER_MODEL_SERVER", MODEL_SERVERS),
+            memory_headroom_mb=_optional_int(env, "SAGEMAKER_MEMORY_HEADROOM_MB"),
         )
+
+
+# The engines `serve` can run: ours (Flask under gunicorn) and AWS's multi-model-server
+# through sagemaker-inference. The first is the default.
+MODEL_SERVERS = ("flask", "mms")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of: {', '.join(choices)}")
+    return raw
 
 
 def _log_level(raw: str) -> str:

@@ -10,15 +10,22 @@ way an asyncio accept loop does.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from serving.app import create_app
 from serving.config import Settings
+from serving.model_store import ModelStore
+from serving.multi_model import ModelPool
+from serving.registry import Registry
 from serving.startup import ModelState
 
 log = logging.getLogger(__name__)
@@ -59,11 +66,18 @@ class Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        # Runs in each worker after the fork: every worker loads the model before it
-        # says healthy, and no loader thread exists in the arbiter.
+        # Runs in each worker after the fork, so loader and watcher threads exist only
+        # in workers: every worker loads its models before it says healthy.
+        settings = self.settings
+        assert settings.state_dir is not None
+        store = ModelStore([settings.models_dir, settings.model_dir], settings.state_dir / "unpacked")
+        if settings.multi_model:
+            pool = ModelPool(settings, store, Registry(settings.state_dir / "registry"))
+            pool.start_watcher()
+            return create_app(settings, pool)
         state = ModelState()
-        state.start_loading(self.settings)
-        return create_app(self.settings, state)
+        state.start_loading(settings)
+        return create_app(settings, ModelPool(settings, store), state)
 
 
 # Imported once in the arbiter so that workers start with them loaded (shared pages,
@@ -89,11 +103,19 @@ def preload_modules() -> None:
 
 def run(settings: Settings) -> None:
     preload_modules()
+    # Shared by the workers: the loaded-model record and unpacked archives. On tmpfs
+    # where there is one; it belongs to this server and goes with it.
+    parent = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=parent))
+    settings = dataclasses.replace(settings, state_dir=state_dir)
     log.info(
-        "serving on port %d with %d workers x %d threads, model dir %s",
+        "serving %s on port %d with %d workers x %d threads",
+        f"the models under {settings.models_dir}" if settings.multi_model else settings.model_dir,
         settings.port,
         settings.workers,
         settings.threads,
-        settings.model_dir,
     )
-    Server(settings).run()
+    try:
+        Server(settings).run()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -14,8 +14,9 @@ import traceback
 
 from serving import requirements
 from serving.config import Settings
-from serving.errors import ModelLoadError, ModelNotReady
+from serving.errors import BadRequest, ModelLoadError, ModelNotReady
 from serving.handler import ModelHandler
+from serving.model_store import archives_in
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,12 @@ class ModelState:
         self.handler: ModelHandler | None = None
         self.error: str | None = None
         self.phase = "starting"
-
-    @property
-    def ready(self) -> bool:
-        return self.handler is not None
+        # A model directory holding only archives (the SDK's local multi-model layout)
+        # has no default model: every request names its model in a header.
+        self.archives: list[str] = []
 
     def status(self) -> tuple[bool, str]:
-        if self.handler is not None:
+        if self.handler is not None or self.archives:
             return True, ""
         if self.error is not None:
             return False, f"the model failed to load: {self.error}"
@@ -41,6 +41,11 @@ class ModelState:
     def wait(self, timeout: float) -> ModelHandler:
         self._done.wait(timeout)
         if self.handler is None:
+            if self.archives:
+                raise BadRequest(
+                    f"{len(self.archives)} models are here ({', '.join(self.archives[:5])}) and no default "
+                    "one; name one with the X-Amzn-SageMaker-Target-Model header"
+                )
             raise ModelNotReady(self.status()[1])
         return self.handler
 
@@ -49,6 +54,11 @@ class ModelState:
         try:
             self.phase = "installing requirements"
             requirements.install(settings.code_dir, settings.requirements_timeout)
+            archives = archives_in(settings.model_dir)
+            if archives and not (settings.code_dir / settings.program).is_file():
+                self.archives = archives
+                log.info("no default model; %d model archives to route to", len(archives))
+                return
             self.phase = "running model_fn"
             self.handler = ModelHandler.load(
                 "model", settings.model_dir, settings.code_dir, settings.program, settings.default_accept

@@ -1,0 +1,107 @@
+"""Running AWS's multi-model-server through sagemaker-inference, and stopping all of it.
+
+sagemaker-inference starts multi-model-server (a Java front end that starts one Python
+worker per model) and waits. On SIGTERM it forwards the signal to the Java process
+only, and the Python workers outlive it. So the toolkit runs in a session of its own,
+and `serve` stops that whole process group: SIGTERM, a grace period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from serving.config import Settings
+
+log = logging.getLogger(__name__)
+
+HANDLER_SERVICE = "serving.mms_handler"
+
+START = (
+    "from sagemaker_inference import model_server\n"
+    f"model_server.start_model_server(handler_service={HANDLER_SERVICE!r})\n"
+)
+
+
+def toolkit_environment(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    # The toolkit compares against the exact string "true".
+    env["SAGEMAKER_MULTI_MODEL"] = "true" if settings.multi_model else "false"
+    env["SAGEMAKER_BIND_TO_PORT"] = str(settings.port)
+    env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(settings.max_payload_mb)
+    # SAGEMAKER_MODEL_SERVER_TIMEOUT is read as minutes by multi-model-server; the
+    # seconds variant says what our engine means by it.
+    env.setdefault("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", str(settings.timeout))
+    # The toolkit's default turns the JVM's container awareness off, so under
+    # `docker run --memory` the JVM would size itself from the host's RAM.
+    env.setdefault("SAGEMAKER_MODEL_SERVER_VMARGS", "-XX:+UseContainerSupport -XX:MaxRAMPercentage=15.0")
+    env.setdefault("LOG_LOCATION", "/tmp/mms-logs")
+    env.setdefault("METRICS_LOCATION", "/tmp/mms-logs")
+    return env
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap() -> None:
+    # As PID 1 in a container, orphaned workers become our children.
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def stop_group(pgid: int, grace_s: float) -> None:
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.1)
+    if _group_alive(pgid):
+        log.warning("multi-model-server did not stop within %.0f s; killing it", grace_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    _reap()
+
+
+def run(settings: Settings) -> int:
+    child = subprocess.Popen(
+        [sys.executable, "-c", START], env=toolkit_environment(settings), start_new_session=True
+    )
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info("signal %d: stopping multi-model-server and its workers", signum)
+        stop_group(child.pid, settings.graceful_timeout)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    code = child.wait()
+    if not stopping:
+        # The toolkit exited by itself: take its workers down with it.
+        stop_group(child.pid, 5)
+        log.error("multi-model-server exited with code %d", code)
+        return code or 1
+    return 0

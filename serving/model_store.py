@@ -1,0 +1,157 @@
+"""Where models live on disk: resolving names and URLs safely, unpacking archives.
+
+Names come from clients (a load URL, an `X-Amzn-SageMaker-Target-Model` header), so
+nothing here reads outside the model roots: absolute names, `..`, URL-encoded
+traversal and symlinks that leave a root are refused before any file is opened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote
+
+from serving.errors import BadRequest, NotFound
+from serving.model_files import SUFFIXES
+
+MAX_NAME_LENGTH = 1024  # InvokeEndpoint's TargetModel limit
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def check_name(name: str, what: str) -> str:
+    """A relative name with no way out of its root; returns it URL-decoded."""
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"{what} must be 1 to {MAX_NAME_LENGTH} characters")
+    decoded = unquote(name)
+    if "\x00" in decoded or "\\" in decoded:
+        raise BadRequest(f"{what} {name[:100]!r} contains a forbidden character")
+    if decoded.startswith("/") or ".." in Path(decoded).parts:
+        raise BadRequest(f"{what} {name[:100]!r} must be a relative name inside the model directory")
+    return decoded
+
+
+def _has_model_file(directory: Path) -> bool:
+    return (
+        any(p.suffix in SUFFIXES for p in directory.iterdir() if p.is_file()) or (directory / "code").is_dir()
+    )
+
+
+def archives_in(directory: Path) -> list[str]:
+    """Model archives in a directory that holds no model file of its own."""
+    if not directory.is_dir() or _has_model_file(directory):
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))
+
+
+def model_root_of(directory: Path) -> Path:
+    """SageMaker's MME layout puts the files in <name>/model; accept both layouts."""
+    nested = directory / "model"
+    if nested.is_dir() and not _has_model_file(directory):
+        return nested
+    return directory
+
+
+class ModelStore:
+    def __init__(self, roots: list[Path], unpack_dir: Path) -> None:
+        self.roots = [root for root in roots]
+        self.unpack_dir = unpack_dir
+
+    def _real_roots(self) -> list[Path]:
+        return [Path(os.path.realpath(root)) for root in self.roots if root.exists()]
+
+    def _contained(self, candidate: Path, what: str, shown: str) -> Path:
+        real = Path(os.path.realpath(candidate))
+        if not any(_inside(real, root) for root in self._real_roots()):
+            raise BadRequest(f"{what} {shown[:100]!r} points outside the model directories")
+        return real
+
+    def resolve_url(self, url: str) -> Path:
+        """The directory of a `POST /models` URL: an absolute path under a model root."""
+        path = Path(unquote(url))
+        if not path.is_absolute():
+            path = self.roots[0] / check_name(url, "url")
+        elif ".." in path.parts:
+            raise BadRequest(f"url {url[:100]!r} must not contain '..'")
+        real = self._contained(path, "url", url)
+        if not real.exists():
+            raise NotFound(f"url {url[:200]!r} does not exist")
+        return self._materialize(real)
+
+    def resolve_target(self, target: str) -> Path:
+        """The model directory for an `X-Amzn-SageMaker-Target-Model` value."""
+        name = check_name(target, "target model")
+        stem = next((name[: -len(s)] for s in ARCHIVE_SUFFIXES if name.endswith(s)), None)
+        for root in self.roots:
+            for candidate in (root / name, *([root / stem] if stem else [])):
+                if candidate.exists() or candidate.is_symlink():
+                    real = self._contained(candidate, "target model", target)
+                    if real.exists():
+                        return self._materialize(real)
+        searched = ", ".join(str(root) for root in self.roots)
+        raise NotFound(f"target model {target[:200]!r} was not found under {searched}")
+
+    def _materialize(self, path: Path) -> Path:
+        if path.is_dir():
+            return model_root_of(path)
+        if path.name.endswith(ARCHIVE_SUFFIXES):
+            return model_root_of(self._unpack(path))
+        raise BadRequest(f"{path.name!r} is neither a model directory nor a .tar.gz archive")
+
+    def _unpack(self, archive: Path) -> Path:
+        """Extract once per archive content, shared by every worker."""
+        stat = archive.stat()
+        key = hashlib.sha256(f"{archive}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+        target = self.unpack_dir / key
+        if target.is_dir():
+            return target
+        self.unpack_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.unpack_dir / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if target.is_dir():
+                return target
+            staging = Path(tempfile.mkdtemp(dir=self.unpack_dir, prefix=".unpack-"))
+            try:
+                safe_extract(archive, staging)
+                staging.rename(target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+def safe_extract(archive: Path, destination: Path) -> None:
+    """Regular files and directories only, every one inside destination."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = Path(member.name).parts
+                if member.name.startswith("/") or ".." in parts:
+                    raise BadRequest(f"archive {archive.name!r} has an unsafe path {member.name[:100]!r}")
+                if not (member.isfile() or member.isdir()):
+                    raise BadRequest(f"archive {archive.name!r} has a link or device {member.name[:100]!r}")
+            for member in members:
+                target = destination / member.name
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                if source is None:
+                    continue
+                with source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise BadRequest(f"archive {archive.name!r} cannot be read: {exc}") from None
