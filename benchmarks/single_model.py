@@ -17,22 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 import requests
 from sklearn.ensemble import RandomForestRegressor
 
+from benchmarks.containers import Running, started
+from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
-
-
-def build_model(directory: Path) -> tuple[RandomForestRegressor, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.random((1000, 6))
-    y = X @ np.array([150.0, 10, 20, 5, 3, -50]) + rng.normal(0, 1, 1000)
-    model = RandomForestRegressor(n_estimators=100, min_samples_leaf=3, n_jobs=1, random_state=0).fit(X, y)
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, directory / "model.joblib")
-    return model, X[:1]
 
 
 def in_process_p50_ms(model: RandomForestRegressor, row: np.ndarray, calls: int = 500) -> float:
@@ -61,50 +52,9 @@ print(statistics.median(samples))
 """
 
 
-def in_container_p50_ms(container: str, row: np.ndarray) -> float:
+def in_container_p50_ms(running: Running, row: np.ndarray) -> float:
     """The same predict timed by the image's own Python, the fair baseline for the server."""
-    code = IN_CONTAINER_TIMING.replace("ROW", repr(json.dumps(row[0].tolist())))
-    out = subprocess.run(
-        ["docker", "exec", container, "python", "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    return float(out.strip())
-
-
-def start_container(image: str, model_dir: Path) -> tuple[str, str, float]:
-    """Start `serve`; return (id, url, seconds from docker run to the first 200 /ping)."""
-    started = time.monotonic()
-    container = subprocess.run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "-p",
-            "127.0.0.1::8080",
-            "-v",
-            f"{model_dir}:/opt/ml/model:ro",
-            image,
-            "serve",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    port = (
-        subprocess.run(["docker", "port", container, "8080/tcp"], capture_output=True, text=True, check=True)
-        .stdout.split("\n")[0]
-        .rsplit(":", 1)[1]
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = started + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                return container, url, time.monotonic() - started
-        except requests.RequestException:
-            pass
-        time.sleep(0.01)
-    subprocess.run(["docker", "rm", "-f", container], capture_output=True)
-    raise RuntimeError("the container did not become healthy within 120 s")
+    return float(running.exec_python(IN_CONTAINER_TIMING.replace("ROW", repr(json.dumps(row[0].tolist())))))
 
 
 def main() -> None:
@@ -128,10 +78,10 @@ def main() -> None:
         / 1e6
     )
     with tempfile.TemporaryDirectory() as tmp:
-        model, row = build_model(Path(tmp) / "model")
+        model, row = random_forest(Path(tmp) / "model")
         predict_ms = in_process_p50_ms(model, row)
-        container, url, ready_s = start_container(args.image, Path(tmp) / "model")
-        try:
+        with started(args.image, {Path(tmp) / "model": "/opt/ml/model:ro"}) as running:
+            url, ready_s = running.url, running.ready_s
             body = ",".join(repr(float(v)) for v in row[0])
             served = float(
                 requests.post(
@@ -141,10 +91,8 @@ def main() -> None:
                 ).text
             )
             assert served == model.predict(row)[0], "the container's answer differs from in-process predict"
-            container_predict_ms = in_container_p50_ms(container, row)
+            container_predict_ms = in_container_p50_ms(running, row)
             results = [run_wrk(f"{url}/invocations", body, "text/csv", c, args.seconds) for c in (1, 8, 32)]
-        finally:
-            subprocess.run(["docker", "rm", "-f", container], capture_output=True)
 
     print(f"image {args.image}: {size_mb:.0f} MB")
     print(f"docker run -> first 200 /ping: {ready_s:.2f} s")
