@@ -289,11 +289,15 @@ def test_memory_budget_answers_507_instead_of_an_oom_kill(image: str, engine: st
         # What was loaded still answers, and unloading makes room again.
         assert invoke_csv(container, "big0", features(1)).status_code == 200
         refused = f"big{len(statuses) - 1}"
-        if engine == "mms":
-            assert requests.delete(f"{container.url}/models/{refused}").status_code == 200
-        for name in [f"big{index}" for index in range(len(statuses) - 1)][:3]:
-            assert requests.delete(f"{container.url}/models/{name}").status_code == 200
-        retry = load_and_check(refused)
+        retry = response
+        for index in range(len(statuses) - 1):
+            if engine == "mms":
+                # Its load answered 200 and registered the model; take it back first.
+                assert requests.delete(f"{container.url}/models/{refused}").status_code == 200
+            assert requests.delete(f"{container.url}/models/big{index}").status_code == 200
+            retry = load_and_check(refused)
+            if retry.status_code == 200:
+                break
         assert retry.status_code == 200, retry.text
 
 
