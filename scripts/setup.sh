@@ -6,8 +6,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
+# Debian package per command: the base image builder, the load generator, the compose
+# tool the SageMaker SDK's local mode drives, and a container registry for push tests.
+declare -A packages=([debootstrap]=debootstrap [wrk]=wrk [docker-compose]=docker-compose
+  [docker-registry]=docker-registry)
 missing=()
-for tool in debootstrap wrk; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in "${!packages[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${packages[$tool]}"); done
 if ((${#missing[@]})); then
   echo "setup: apt-get install ${missing[*]}"
   apt-get update -qq

@@ -1,10 +1,8 @@
-"""Containers from the real image: built once per session, each removed after its test."""
+"""Containers from the real image, each removed after its test."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,22 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import docker
+
 LABEL = "sklearn-sagemaker-test=1"
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
-        pytest.fail("the container tests need a running Docker engine")
-    tag = os.environ.get("TEST_IMAGE", "sklearn-sagemaker:test")
-    if os.environ.get("TEST_IMAGE_PREBUILT") != "1":
-        subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=1800)
-    return tag
 
 
 @dataclass

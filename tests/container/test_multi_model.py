@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import requests
 
-from tests.container.conftest import Container, docker, run_container
-from tests.support import csv_rows, features, wait_for_ping, write_regressor
+from tests.container.conftest import Container, run_container
+from tests.support import csv_rows, docker, features, wait_for_ping, write_regressor
 
 pytestmark = pytest.mark.docker
 
