@@ -86,6 +86,9 @@ class Settings:
     requirements_timeout: float
     model_server: str
     memory_headroom_mb: int | None
+    batching: bool
+    batch_max_rows: int
+    batch_max_delay_ms: float
     # Set by `serve` before the workers start: where they share the loaded-model record
     # and unpacked archives.
     state_dir: Path | None = None
@@ -139,6 +142,9 @@ class Settings:
             requirements_timeout=_float(env, "SAGEMAKER_REQUIREMENTS_TIMEOUT", 600.0, minimum=1.0),
             model_server=_choice(env, "SAGEMAKER_MODEL_SERVER", MODEL_SERVERS),
             memory_headroom_mb=_optional_int(env, "SAGEMAKER_MEMORY_HEADROOM_MB"),
+            batching=_bool(env, "SAGEMAKER_BATCHING", True),
+            batch_max_rows=_int(env, "SAGEMAKER_BATCH_MAX_ROWS", 512, minimum=1),
+            batch_max_delay_ms=_float(env, "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0),
         )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from serving import content_types, decoder, encoder
+from serving.batching import Batcher
+from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError
 from serving.model_files import default_model_fn
 from serving.user_module import Hook, load_module, user_hooks
@@ -60,6 +62,17 @@ def default_predict_fn(data: Any, model: Any) -> Any:
         raise BadRequest(f"the model rejected the input: {exc}") from exc
 
 
+# Estimators whose prediction for a row does not depend on the other rows of the call,
+# to the last bit: trees add up per-row leaf values. Linear models are left out: BLAS
+# computes one row and many rows with different kernels, and the answers can differ in
+# the last bit, so batching them would break "the same answer as alone".
+ROWWISE_EXACT_MODULES = ("sklearn.ensemble", "sklearn.tree")
+
+
+def rowwise_exact(model: Any) -> bool:
+    return type(model).__module__.startswith(ROWWISE_EXACT_MODULES)
+
+
 def _check_features(data: Any, model: Any) -> None:
     expected = getattr(model, "n_features_in_", None)
     if (
@@ -86,6 +99,7 @@ class ModelHandler:
         hooks: dict[str, Hook],
         default_accept: str,
         user_module: Any = None,
+        batching: Settings | None = None,
     ) -> None:
         self.name = name
         self.model_dir = model_dir
@@ -93,12 +107,41 @@ class ModelHandler:
         self.hooks = hooks
         self.default_accept = default_accept
         self.user_module = user_module
+        self.batcher = self._batcher(batching)
+
+    def _batcher(self, settings: Settings | None) -> Batcher | None:
+        if settings is None or not settings.batching:
+            return None
+        max_delay_s = settings.batch_max_delay_ms / 1000
+        if "predict_fn" in self.hooks:
+            # A user's predict_fn may not be row-wise: batch it only when the script says so.
+            if not getattr(self.user_module, "BATCHABLE_PREDICT_FN", False):
+                return None
+            predict_fn = self.hooks["predict_fn"]
+            context = Context(self.name, str(self.model_dir), {})
+            return Batcher(
+                lambda rows: predict_fn(rows, self.model, context), settings.batch_max_rows, max_delay_s
+            )
+        if not rowwise_exact(self.model):
+            return None
+        return Batcher(
+            lambda rows: default_predict_fn(rows, self.model), settings.batch_max_rows, max_delay_s
+        )
 
     @classmethod
     def load(
-        cls, name: str, model_dir: Path, code_dir: Path, program: str, default_accept: str
+        cls,
+        name: str,
+        model_dir: Path,
+        code_dir: Path,
+        settings: Settings,
+        batching: bool = True,
     ) -> ModelHandler:
-        module = load_module(code_dir, program)
+        """Import the user's script from code_dir (if any) and run model_fn.
+
+        `batching` is off where one process serves one request at a time.
+        """
+        module = load_module(code_dir, settings.program)
         hooks = user_hooks(module)
         context = Context(name, str(model_dir), {})
         if "model_fn" in hooks:
@@ -113,7 +156,9 @@ class ModelHandler:
         if model is None:
             raise ModelLoadError("model_fn returned None")
         log.info("model %s loaded from %s (%s)", name, model_dir, type(model).__name__)
-        return cls(name, model_dir, model, hooks, default_accept, module)
+        return cls(
+            name, model_dir, model, hooks, settings.default_accept, module, settings if batching else None
+        )
 
     def invoke(self, request: Request) -> Response:
         media_type = content_types.parse_content_type(request.content_type)
@@ -135,7 +180,9 @@ class ModelHandler:
             data = decoder.decode(request.body, media_type)
             _check_features(data, self.model)
 
-        if "predict_fn" in hooks:
+        if self.batcher is not None and isinstance(data, np.ndarray) and data.ndim == 2:
+            prediction = self.batcher.predict(data)
+        elif "predict_fn" in hooks:
             prediction = hooks["predict_fn"](data, self.model, context)
         else:
             prediction = default_predict_fn(data, self.model)

@@ -51,8 +51,9 @@ class HandlerService:
         else:
             try:
                 requirements.install(code_dir, settings.requirements_timeout)
+                # One request at a time per multi-model-server worker: nothing to batch.
                 self.handler = ModelHandler.load(
-                    context.model_name, model_dir, code_dir, settings.program, settings.default_accept
+                    context.model_name, model_dir, code_dir, settings, batching=False
                 )
             except ModelLoadError as exc:
                 self.load_error = ModelNotReady(f"the model failed to load: {exc}")

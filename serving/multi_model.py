@@ -57,9 +57,7 @@ class ModelPool:
         started = time.monotonic()
         try:
             requirements.install(code_dir, self.settings.requirements_timeout)
-            handler = ModelHandler.load(
-                name, model_dir, code_dir, self.settings.program, self.settings.default_accept
-            )
+            handler = ModelHandler.load(name, model_dir, code_dir, self.settings)
         except MemoryError:
             memory.release_freed()
             raise InsufficientMemory(f"out of memory while loading model {name!r}") from None

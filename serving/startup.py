@@ -60,9 +60,7 @@ class ModelState:
                 log.info("no default model; %d model archives to route to", len(archives))
                 return
             self.phase = "running model_fn"
-            self.handler = ModelHandler.load(
-                "model", settings.model_dir, settings.code_dir, settings.program, settings.default_accept
-            )
+            self.handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
             log.info("model ready in %.2f s", time.monotonic() - started)
         except ModelLoadError as exc:
             self.error = str(exc)

@@ -194,3 +194,28 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(base: Path) -> None:
         assert result["r"].status_code == 200
         assert process.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in [process.pid])
+
+
+def test_concurrent_requests_get_exactly_their_own_answers(tmp_path: Path) -> None:
+    """Batched under load, each answer is bit for bit the model's answer for those rows."""
+    model = write_regressor(tmp_path / "model", trees=50)
+    rows = [features(1 + i % 3, seed=1000 + i) for i in range(64)]
+    with serve(tmp_path, SAGEMAKER_MODEL_SERVER_WORKERS="1") as (url, _):
+        wait_for_ping(url)
+        session = requests.Session()
+
+        def ask(X):
+            response = session.post(
+                f"{url}/invocations",
+                data=csv_rows(X),
+                headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+            )
+            assert response.status_code == 200, response.text
+            return [float(v) for v in response.text.split("\n")]
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(ask, rows))
+    for X, answer in zip(rows, answers, strict=True):
+        assert answer == model.predict(X).tolist()

@@ -4,13 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError, NotAcceptable, UnsupportedMediaType
 from serving.handler import ModelHandler, Request
 from tests.support import features, write_classifier, write_regressor
 
 
 def load(model_dir: Path) -> ModelHandler:
-    return ModelHandler.load("m", model_dir, model_dir / "code", "inference.py", "application/json")
+    return ModelHandler.load("m", model_dir, model_dir / "code", Settings.from_env({}))
 
 
 def test_default_pipeline_matches_in_process_predict(tmp_path: Path) -> None:
