@@ -7,13 +7,14 @@ defines them, the built-in codecs where it does not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from serving import content_types, decoder, encoder
+from serving import content_types, decoder, encoder, fast_paths
 from serving.batching import Batcher
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError
@@ -54,9 +55,12 @@ class Context:
         return self.request_headers.get("X-Amzn-Sagemaker-Custom-Attributes")
 
 
-def default_predict_fn(data: Any, model: Any) -> Any:
+def default_predict_fn(data: Any, model: Any, predict: Callable[[Any], Any] | None = None) -> Any:
+    predict = predict or getattr(model, "predict", None)
+    if predict is None:
+        raise TypeError(f"the model ({type(model).__name__}) has no predict method: define predict_fn")
     try:
-        return model.predict(data)
+        return predict(data)
     except (ValueError, TypeError) as exc:
         # scikit-learn reports bad input (feature count, NaN, dtype) as ValueError.
         raise BadRequest(f"the model rejected the input: {exc}") from exc
@@ -107,6 +111,10 @@ class ModelHandler:
         self.hooks = hooks
         self.default_accept = default_accept
         self.user_module = user_module
+        # With the user's predict_fn or transform_fn in charge, the model may not even
+        # have a predict method.
+        uses_default = not hooks.keys() & {"predict_fn", "transform_fn"} and hasattr(model, "predict")
+        self.predict = fast_paths.predictor(model) if uses_default else None
         self.batcher = self._batcher(batching)
 
     def _batcher(self, settings: Settings | None) -> Batcher | None:
@@ -185,7 +193,7 @@ class ModelHandler:
         elif "predict_fn" in hooks:
             prediction = hooks["predict_fn"](data, self.model, context)
         else:
-            prediction = default_predict_fn(data, self.model)
+            prediction = default_predict_fn(data, self.model, self.predict)
 
         if "output_fn" in hooks:
             accept = content_types.preferred(request.accept, self.default_accept)
