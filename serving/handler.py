@@ -133,7 +133,9 @@ class ModelHandler:
         if not rowwise_exact(self.model):
             return None
         return Batcher(
-            lambda rows: default_predict_fn(rows, self.model), settings.batch_max_rows, max_delay_s
+            lambda rows: default_predict_fn(rows, self.model, self.predict),
+            settings.batch_max_rows,
+            max_delay_s,
         )
 
     @classmethod

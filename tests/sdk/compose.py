@@ -79,9 +79,9 @@ class ComposeJanitor:
             time.sleep(0.2)
 
     def clean_up(self, deadline_s: float = 60) -> None:
-        """Remove our containers, let the SDK's compose threads end, drop the compose network."""
+        """Stop what the SDK left running, remove our containers, drop the compose network."""
+        self._stop_hosting_threads(deadline_s)
         self.remove_all()
-        self._join_hosting_threads(deadline_s)
         # Fails harmlessly while another compose project still has containers on it.
         docker("network", "rm", NETWORK, check=False)
         left = self.containers()
@@ -89,16 +89,18 @@ class ComposeJanitor:
             raise AssertionError(f"containers left behind: {left}")
 
     @staticmethod
-    def _join_hosting_threads(deadline_s: float) -> None:
+    def _stop_hosting_threads(deadline_s: float) -> None:
+        """End the `docker compose up` processes of endpoints a failed test did not delete,
+        the way the SDK's own `delete_endpoint` does (they were started for this test)."""
         from sagemaker.local.image import _HostingContainer
 
         end = time.monotonic() + deadline_s
         for thread in threading.enumerate():
-            if not isinstance(thread, _HostingContainer):
+            if not isinstance(thread, _HostingContainer) or thread.process is None:
                 continue
+            if thread.process.poll() is None:
+                thread.down()
             thread.join(max(0.0, end - time.monotonic()))
-            if thread.is_alive() and thread.process is not None:
-                # `docker compose up` outlived its containers: it was started (by the SDK) for
-                # this test, so end it by its own pid.
+            if thread.is_alive():
                 thread.process.kill()
                 thread.join(10)

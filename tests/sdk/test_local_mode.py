@@ -89,7 +89,12 @@ def test_estimator_fit_trains_with_the_images_train(image, local_session, janito
         role=ROLE,
         instance_count=1,
         instance_type="local",
-        hyperparameters={"n-estimators": 12, "min-samples-leaf": 3, "random-state": 0, "model-name": "chicago"},
+        hyperparameters={
+            "n-estimators": 12,
+            "min-samples-leaf": 3,
+            "random-state": 0,
+            "model-name": "chicago",
+        },
         output_path=output.as_uri(),
         sagemaker_session=local_session(),
     )
@@ -166,17 +171,28 @@ def test_transformer_writes_one_prediction_per_line(image, local_session, janito
     inputs.mkdir()
     (inputs / "houses.csv").write_text(body, encoding="utf-8")
     outputs = work_dir / "transform-out"
-    sdk_model = Model(image_uri=image, model_data=archive.as_uri(), role=ROLE, sagemaker_session=local_session())
+    sdk_model = Model(
+        image_uri=image, model_data=archive.as_uri(), role=ROLE, sagemaker_session=local_session()
+    )
     transformer = sdk_model.transformer(
         instance_count=1,
         instance_type="local",
         output_path=outputs.as_uri(),
         assemble_with="Line",
         accept="text/csv",
+        # Named explicitly: without it local mode takes BatchStrategy from the image's
+        # /execution-parameters, which answers "MULTI_RECORD" as the SageMaker developer guide
+        # shows, and SDK v2 then fails with 'ValueError: Invalid Batch Strategy: %s - Valid
+        # Strategies: "SingleRecord", "MultiRecord"' (it only knows the API's spelling).
+        strategy="MultiRecord",
     )
     with timings.step("transform"), janitor.deadline(SERVE_DEADLINE_S, "Transformer.transform"):
         transformer.transform(
-            (inputs / "houses.csv").as_uri(), content_type="text/csv", split_type="Line", logs=False, wait=False
+            (inputs / "houses.csv").as_uri(),
+            content_type="text/csv",
+            split_type="Line",
+            logs=False,
+            wait=False,
         )
     with timings.step("wait"), janitor.deadline(60, "Transformer.wait"):
         transformer.wait(logs=False)
@@ -203,7 +219,7 @@ def test_multi_data_model_routes_by_target_model(image, local_session, janitor, 
     with moto_server() as endpoint:
         s3 = boto3.Session().client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket=bucket)
-        for city, archive in archives.items():
+        for archive in archives.values():
             s3.upload_file(str(archive), bucket, f"models/{archive.name}")
         session = local_session(s3_endpoint_url=endpoint)
         mdm = MultiDataModel(
