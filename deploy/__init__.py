@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from deploy.autoscale import Scaling, configure_autoscaling
 from deploy.aws import Aws
-from deploy.endpoints import delete_endpoint, deploy_endpoint, deploy_multi_model_endpoint
+from deploy.endpoints import Hosting, delete_endpoint, deploy_endpoint, deploy_multi_model_endpoint
 from deploy.errors import DeployError
 from deploy.invoke import Answer, invoke_endpoint
 from deploy.multi_model import add_model, list_models
-from deploy.transform import TransformSettings, run_transform
+from deploy.transform import TransformResult, TransformSettings, run_transform
+from deploy.waiting import Waiting
 
 __all__ = [
     "Answer",
     "Aws",
     "DeployError",
+    "Hosting",
     "Scaling",
+    "TransformResult",
     "TransformSettings",
+    "Waiting",
     "add_model",
     "configure_autoscaling",
     "delete_endpoint",

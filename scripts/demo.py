@@ -1,9 +1,11 @@
-"""The demo: train a housing-price model in the image, serve it, and ask it for prices.
+"""The demo: per-city house-price models trained in the image and served from one endpoint.
 
 Every step runs the real image the way SageMaker does: `docker run IMAGE train` over a
-/opt/ml tree, then `docker run IMAGE serve` with the trained model at /opt/ml/model.
+/opt/ml tree for each city, each model packaged as model.tar.gz, then one
+`docker run IMAGE serve` in multi-model mode that picks the model per request from the
+X-Amzn-SageMaker-Target-Model header, as InvokeEndpoint(TargetModel=...) does.
 
-usage: python scripts/demo.py [--image TAG] [--location NAME] [--rows N]
+usage: python scripts/demo.py [--image TAG] [--cities N] [--rows N]
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -31,77 +34,84 @@ def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def train(image: str, ml: Path, location: str, rows: int) -> None:
-    step(f"generating {rows} synthetic houses for {location} (60/30/10 train/validation/test)")
-    for written in housing.write_location(ml / "data", location, rows):
-        print(f"    {written.split:<10} {written.rows:>6} rows  {written.path.relative_to(ml)}")
-    config = ml / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(
-        json.dumps({"n-estimators": "100", "min-samples-leaf": "3", "model-name": location})
+def train_city(image: str, work: Path, city: str, rows: int) -> Path:
+    """Train one city's model in the image; return its model.tar.gz."""
+    ml = work / "jobs" / city
+    housing.write_location(work / "data", city, rows)
+    (ml / "input" / "config").mkdir(parents=True)
+    (ml / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"n-estimators": "100", "min-samples-leaf": "3", "model-name": city})
     )
+    (ml / "input" / "data").mkdir()
     for channel in ("train", "validation"):
-        (ml / "input" / "data").mkdir(parents=True, exist_ok=True)
-        (ml / "data" / location / channel).rename(ml / "input" / "data" / channel)
-
-    step(f"docker run {image} train")
+        (ml / "input" / "data" / channel).symlink_to(work / "data" / city / channel)
     started = time.monotonic()
-    subprocess.run(["docker", "run", "--rm", "-v", f"{ml}:/opt/ml", image, "train"], check=True)
-    print(f"    trained in {time.monotonic() - started:.1f} s -> {ml / 'model' / 'model.joblib'}")
-
-
-def serve_and_predict(image: str, ml: Path, location: str) -> None:
-    step(f"docker run {image} serve")
-    started = time.monotonic()
-    container = docker(
-        "run", "-d", "-p", "127.0.0.1::8080", "-v", f"{ml / 'model'}:/opt/ml/model:ro", image, "serve"
+    job = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            f"{ml}:/opt/ml",
+            "-v",
+            f"{work / 'data'}:{work / 'data'}:ro",
+            image,
+            "train",
+        ],
+        capture_output=True,
+        text=True,
     )
-    try:
-        url = "http://" + docker("port", container, "8080/tcp").split("\n")[0]
-        deadline = started + PING_DEADLINE_S
-        while True:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                print(docker("logs", container), file=sys.stderr)
-                raise SystemExit(f"the server did not become healthy within {PING_DEADLINE_S} s")
-            time.sleep(0.1)
-        print(f"    /ping is 200 after {time.monotonic() - started:.1f} s at {url}")
+    if job.returncode != 0:
+        print(job.stdout + job.stderr, file=sys.stderr)
+        raise SystemExit(f"training {city} failed: {(ml / 'output' / 'failure').read_text()[:1024]}")
+    metric = next(line for line in job.stdout.splitlines() if line.startswith("AE-at-50th-percentile"))
+    archive = work / "models" / f"{city}.tar.gz"
+    archive.parent.mkdir(exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(ml / "model" / "model.joblib", arcname="model.joblib")
+    print(f"    {city:<15} trained in {time.monotonic() - started:4.1f} s   {metric}   -> {archive.name}")
+    return archive
 
-        step(f"POST /invocations with houses from the {location} test split (text/csv)")
-        test_rows = (ml / "data" / location / "test" / f"{location}_test.csv").read_text().splitlines()[:5]
-        header = "features (year, sqft, beds, baths, acres, garage)"
-        print(f"    {header:<52} {'actual':>10} {'predicted':>10} {'ms':>6}")
-        for line in test_rows:
+
+def wait_healthy(url: str, container: str, started: float) -> None:
+    while True:
+        try:
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() - started > PING_DEADLINE_S:
+            print(docker("logs", container), file=sys.stderr)
+            raise SystemExit(f"the server did not become healthy within {PING_DEADLINE_S} s")
+        time.sleep(0.1)
+
+
+def predict_prices(url: str, work: Path, cities: list[str]) -> None:
+    features = "year,sqft,beds,baths,acres,garage"
+    print(f"    {'city':<15} {features:<34} {'actual':>9} {'predicted':>9} {'ms':>7}")
+    for city in cities:
+        test = (work / "data" / city / "test" / f"{city}_test.csv").read_text().splitlines()[:3]
+        for call, line in enumerate(test):
             actual, features = line.split(",", 1)
             sent = time.perf_counter()
             response = requests.post(
                 f"{url}/invocations",
                 data=features,
-                headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                headers={
+                    "Content-Type": "text/csv",
+                    "Accept": "text/csv",
+                    "X-Amzn-SageMaker-Target-Model": f"{city}.tar.gz",
+                },
+                timeout=60,
             )
             elapsed_ms = (time.perf_counter() - sent) * 1000
             response.raise_for_status()
-            predicted = float(response.text)
-            print(f"    {features:<52} {float(actual):>10,.0f} {predicted:>10,.0f} {elapsed_ms:>6.1f}")
-
-        step("all five rows in one request (one prediction per line)")
-        batch = "\n".join(line.split(",", 1)[1] for line in test_rows)
-        response = requests.post(
-            f"{url}/invocations", data=batch, headers={"Content-Type": "text/csv", "Accept": "text/csv"}
-        )
-        print(f"    {response.headers['Content-Type']}:")
-        for line in response.text.split("\n"):
-            print(f"      {line}")
-    finally:
-        step("docker stop")
-        docker("stop", "-t", "30", container)
-        code = docker("inspect", "-f", "{{.State.ExitCode}}", container)
-        docker("rm", container)
-        print(f"    server exited with code {code}")
+            # Each of the server's workers loads its own copy on the first request it gets.
+            note = "  first call: unpack + load" if call == 0 else ""
+            print(
+                f"    {city:<15} {features:<34} {float(actual):>9,.0f} {float(response.text):>9,.0f} "
+                f"{elapsed_ms:>7.1f}{note}"
+            )
 
 
 def main() -> None:
@@ -109,13 +119,40 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--image", default="sklearn-sagemaker:latest")
-    parser.add_argument("--location", default="Chicago_IL", choices=housing.LOCATIONS)
+    parser.add_argument("--cities", type=int, default=4, choices=range(1, len(housing.LOCATIONS) + 1))
     parser.add_argument("--rows", type=int, default=2000)
     args = parser.parse_args()
+    cities = list(housing.LOCATIONS[: args.cities])
+
     with tempfile.TemporaryDirectory(prefix="sklearn-demo-") as tmp:
-        ml = Path(tmp)
-        train(args.image, ml, args.location, args.rows)
-        serve_and_predict(args.image, ml, args.location)
+        work = Path(tmp)
+        step(f"training one model per city in the image ({args.rows} synthetic houses each, 60/30/10 split)")
+        for city in cities:
+            train_city(args.image, work, city, args.rows)
+
+        step(
+            f"docker run {args.image} serve, multi-model mode, {len(cities)} model archives in /opt/ml/models"
+        )
+        started = time.monotonic()
+        container = docker(
+            "run", "-d", "-p", "127.0.0.1::8080", "-e", "SAGEMAKER_MULTI_MODEL=true",
+            "-v", f"{work / 'models'}:/opt/ml/models:ro", args.image, "serve",
+        )  # fmt: skip
+        try:
+            url = "http://" + docker("port", container, "8080/tcp").split("\n")[0]
+            wait_healthy(url, container, started)
+            print(f"    /ping is 200 after {time.monotonic() - started:.1f} s at {url}")
+
+            step(
+                "POST /invocations, X-Amzn-SageMaker-Target-Model: <city>.tar.gz, houses from each test split"
+            )
+            predict_prices(url, work, cities)
+        finally:
+            step("docker stop")
+            docker("stop", "-t", "30", container)
+            code = docker("inspect", "-f", "{{.State.ExitCode}}", container)
+            docker("rm", container)
+            print(f"    server exited with code {code}")
     print("\ndone")
 
 
