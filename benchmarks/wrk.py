@@ -34,14 +34,17 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(url: str, body: str, content_type: str, connections: int, seconds: int) -> WrkResult:
+def run_wrk(
+    url: str, body: str, content_type: str, connections: int, seconds: int, accept: str = "text/csv"
+) -> WrkResult:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    # A Lua long string carries any body, newlines and quotes included.
     script = (
         'wrk.method = "POST"\n'
-        f"wrk.body = {body!r}\n"
+        f"wrk.body = [==[{body}]==]\n"
         f'wrk.headers["Content-Type"] = "{content_type}"\n'
-        'wrk.headers["Accept"] = "text/csv"\n'
+        f'wrk.headers["Accept"] = "{accept}"\n'
     )
     with tempfile.TemporaryDirectory() as tmp:
         lua = Path(tmp) / "post.lua"
