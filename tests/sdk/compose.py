@@ -48,7 +48,8 @@ class ComposeJanitor:
         """Bound an SDK call that has no deadline of its own.
 
         When `seconds` pass, our containers are removed: `docker compose up` then exits, and the
-        SDK call fails instead of hanging. That failure is reported as the deadline.
+        SDK call fails instead of hanging. That failure is reported as the deadline. (A deploy
+        that is still polling /ping notices only when its own ~2 minute limit runs out.)
         """
         fired = threading.Event()
 

@@ -91,11 +91,11 @@ def _is_local(host: object) -> bool:
 
 
 def _caller() -> str:
+    """Where a refused call came from: the SDK, boto3 or test frames, innermost first."""
     frames = traceback.extract_stack()[:-3]
-    interesting = [f for f in frames if "site-packages" in f.filename or "/tests/" in f.filename]
-    return " <- ".join(
-        f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in reversed(interesting[-6:])
-    )
+    ours = [f for f in frames if any(part in f.filename for part in ("/sagemaker/", "/boto3/", "/tests/"))]
+    shown = ours[-6:] or frames[-6:]
+    return " <- ".join(f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in reversed(shown))
 
 
 class OutboundGuard:

@@ -166,7 +166,8 @@ def test_model_deploy_predicts_like_the_model_in_process(image, local_session, j
 def test_transformer_writes_one_prediction_per_line(image, local_session, janitor, work_dir, timings):
     model = train_city("Chicago_IL")
     archive = package(model, work_dir / "model")
-    body, rows = houses_csv(300, seed=5)
+    # 100,000 lines: several MultiRecord payloads' worth, and every answer must line up.
+    body, rows = houses_csv(100_000, seed=5)
     inputs = work_dir / "transform-in"
     inputs.mkdir()
     (inputs / "houses.csv").write_text(body, encoding="utf-8")
@@ -204,7 +205,7 @@ def test_transformer_writes_one_prediction_per_line(image, local_session, janito
     lines = text[:-1].split("\n")
     assert len(lines) == len(rows), f"{len(lines)} output lines for {len(rows)} input lines"
     assert all(lines), "blank line in the output"
-    assert np.array([float(line) for line in lines]) == pytest.approx(model.predict(rows), rel=1e-9)
+    assert np.array_equal(np.array([float(line) for line in lines]), model.predict(rows))
     janitor.wait_until_stopped()
     sdk_model.delete_model()
 
