@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
 PAGE_SIZE = 100
+OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 def error_response(status: int, error: str, message: str) -> Response:
@@ -178,6 +180,11 @@ def create_app(settings: Settings, pool: ModelPool, state: ModelState | None = N
     def execution_parameters_route() -> Response:
         module = state.handler.user_module if state is not None and state.handler else None
         return jsonify(execution_parameters(settings, module))
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        # The API description kept in the repository, served as it is.
+        return Response(OPENAPI.read_bytes(), status=200, content_type="application/json")
 
     if state is None:
         add_model_routes(app, pool)

@@ -87,6 +87,7 @@ class Settings:
     model_server: str
     memory_headroom_mb: int | None
     batching: bool
+    model_load_timeout: float
     batch_max_rows: int
     batch_max_delay_ms: float
     # Set by `serve` before the workers start: where they share the loaded-model record
@@ -143,6 +144,8 @@ class Settings:
             model_server=_choice(env, "SAGEMAKER_MODEL_SERVER", MODEL_SERVERS),
             memory_headroom_mb=_optional_int(env, "SAGEMAKER_MEMORY_HEADROOM_MB"),
             batching=_bool(env, "SAGEMAKER_BATCHING", True),
+            # A model_fn that hangs must not hold /ping or the /models API forever.
+            model_load_timeout=_float(env, "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, minimum=0.1),
             batch_max_rows=_int(env, "SAGEMAKER_BATCH_MAX_ROWS", 512, minimum=1),
             batch_max_delay_ms=_float(env, "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0),
         )

@@ -49,6 +49,11 @@ class ModelNotReady(InferenceError):
     error = "ModelNotReady"
 
 
+class ModelLoadTimeout(InferenceError):
+    status = 500
+    error = "ModelLoadTimeout"
+
+
 class InsufficientMemory(InferenceError):
     status = 507
     error = "InsufficientMemory"

@@ -15,11 +15,20 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from serving import memory, requirements
 from serving.config import Settings
-from serving.errors import BadRequest, Conflict, InsufficientMemory, ModelLoadError, NotFound
+from serving.errors import (
+    BadRequest,
+    Conflict,
+    InsufficientMemory,
+    ModelLoadError,
+    ModelLoadTimeout,
+    NotFound,
+)
 from serving.handler import ModelHandler
 from serving.model_store import ModelStore, check_name
 from serving.registry import Entry, Registry
@@ -57,12 +66,40 @@ class ModelPool:
         started = time.monotonic()
         try:
             requirements.install(code_dir, self.settings.requirements_timeout)
-            handler = ModelHandler.load(name, model_dir, code_dir, self.settings)
+            handler = self._within_timeout(
+                name, lambda: ModelHandler.load(name, model_dir, code_dir, self.settings)
+            )
         except MemoryError:
             memory.release_freed()
             raise InsufficientMemory(f"out of memory while loading model {name!r}") from None
         log.info("loaded model %s from %s in %.3f s", name, model_dir, time.monotonic() - started)
         return handler
+
+    def _within_timeout(self, name: str, load: Callable[[], ModelHandler]) -> ModelHandler:
+        """Run a load on its own thread, so a model_fn that hangs fails the load, not the server.
+
+        The thread cannot be stopped; it is abandoned, and whatever it loads is dropped.
+        """
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["handler"] = load()
+            except BaseException as exc:  # handed to the waiting request below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, name=f"load-{name[:40]}", daemon=True)
+        thread.start()
+        thread.join(self.settings.model_load_timeout)
+        if thread.is_alive():
+            log.error("model %s did not load within %g s", name, self.settings.model_load_timeout)
+            raise ModelLoadTimeout(
+                f"model {name!r} did not load within {self.settings.model_load_timeout:g} s "
+                "(SAGEMAKER_MODEL_LOAD_TIMEOUT)"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["handler"]
 
     def _ensure_room(self, needed: int) -> None:
         """Make room for `needed` bytes, evicting target-routed models LRU-first, or 507."""

@@ -38,6 +38,15 @@ class ModelState:
             return False, f"the model failed to load: {self.error}"
         return False, f"the model is loading ({self.phase})"
 
+    def expire(self, timeout: float) -> None:
+        """Give up on a load that has not finished in time; /ping then says why."""
+        if not self._done.wait(timeout) and self.handler is None:
+            self.error = (
+                f"the model did not load within {timeout:g} s (SAGEMAKER_MODEL_LOAD_TIMEOUT), {self.phase}"
+            )
+            log.error("model load timed out after %g s while %s", timeout, self.phase)
+            self._done.set()
+
     def wait(self, timeout: float) -> ModelHandler:
         self._done.wait(timeout)
         if self.handler is None:
@@ -60,7 +69,9 @@ class ModelState:
                 log.info("no default model; %d model archives to route to", len(archives))
                 return
             self.phase = "running model_fn"
-            self.handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
+            handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
+            if self.error is None:  # a load that outlived its timeout stays failed
+                self.handler = handler
             log.info("model ready in %.2f s", time.monotonic() - started)
         except ModelLoadError as exc:
             self.error = str(exc)
@@ -74,4 +85,8 @@ class ModelState:
     def start_loading(self, settings: Settings) -> threading.Thread:
         thread = threading.Thread(target=self.load, args=(settings,), name="model-loader", daemon=True)
         thread.start()
+        watchdog = threading.Thread(
+            target=self.expire, args=(settings.model_load_timeout,), name="model-load-timeout", daemon=True
+        )
+        watchdog.start()
         return thread

@@ -219,3 +219,43 @@ def test_concurrent_requests_get_exactly_their_own_answers(tmp_path: Path) -> No
             answers = list(pool.map(ask, rows))
     for X, answer in zip(rows, answers, strict=True):
         assert answer == model.predict(X).tolist()
+
+
+HANGING = "import time\ndef model_fn(model_dir):\n    time.sleep(3600)\n"
+
+
+def test_a_hanging_model_fn_is_cut_by_the_load_timeout(base: Path) -> None:
+    (base / "model" / "code").mkdir()
+    (base / "model" / "code" / "inference.py").write_text(HANGING)
+    with serve(base, SAGEMAKER_MODEL_LOAD_TIMEOUT="1") as (url, process):
+        failed = wait_for_ping(url, expect=503, error="ModelLoadFailed", deadline_s=30)
+        assert "did not load within 1 s" in failed.json()["message"]
+        assert process.poll() is None
+
+
+def test_multi_model_load_timeout_leaves_other_models_serving(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    good = write_regressor(models / "good" / "model")
+    write_regressor(models / "stuck" / "model")
+    (models / "stuck" / "model" / "code").mkdir()
+    (models / "stuck" / "model" / "code" / "inference.py").write_text(HANGING)
+    env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_LOAD_TIMEOUT": "1"}
+    with serve(tmp_path, **env) as (url, _):
+        wait_for_ping(url)
+        stuck = requests.post(
+            f"{url}/models", json={"model_name": "stuck", "url": str(models / "stuck" / "model")}, timeout=30
+        )
+        assert stuck.status_code == 500
+        assert stuck.json()["error"] == "ModelLoadTimeout"
+        assert requests.get(f"{url}/models/stuck").status_code == 404
+        loaded = requests.post(
+            f"{url}/models", json={"model_name": "good", "url": str(models / "good" / "model")}, timeout=30
+        )
+        assert loaded.status_code == 200
+        X = features(2)
+        answer = requests.post(
+            f"{url}/models/good/invoke",
+            data=csv_rows(X),
+            headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+        )
+        assert [float(v) for v in answer.text.split("\n")] == good.predict(X).tolist()
