@@ -9,14 +9,16 @@ model's pipeline, and its answer or error is written back. Single-model mode ser
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from serving import handler as handler_mod
+from serving import metrics
 from serving.config import Settings
 from serving.errors import BadRequest, InferenceError, ModelNotReady, status_of
 from serving.multi_model import ModelPool
@@ -24,6 +26,7 @@ from serving.registry import Entry
 from serving.startup import ModelState
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("serving.access")
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
@@ -70,6 +73,57 @@ def execution_parameters(settings: Settings, user_module: Any = None) -> dict[st
         "BatchStrategy": settings.batch_strategy,
         "MaxPayloadInMB": settings.max_payload_mb,
     }
+
+
+def _model_label(status: int) -> str:
+    """Which model a request was for; only for answered requests, so junk names add no series."""
+    if status >= 400:
+        return ""
+    if request.view_args and "name" in request.view_args:
+        return str(request.view_args["name"])
+    target = request.headers.get(TARGET_MODEL)
+    if target:
+        return target
+    return "model" if request.path == "/invocations" else ""
+
+
+def install_observability(app: Flask) -> None:
+    """One access line and one set of metric samples per request."""
+
+    @app.before_request
+    def _started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        status = response.status_code
+        model = _model_label(status)
+        recorder = metrics.get()
+        recorder.requests.labels(route, str(status), model).inc()
+        recorder.latency.labels(route, model).observe(elapsed)
+        # Health checks and scrapes come every few seconds: keep them out of the INFO log.
+        level = logging.DEBUG if route in ("/ping", "/metrics") else logging.INFO
+        if access.isEnabledFor(level):
+            latency_ms = round(elapsed * 1000, 3)
+            access.log(
+                level,
+                "%s %s %d %.2fms%s",
+                request.method,
+                request.path,
+                status,
+                latency_ms,
+                f" model={model}" if model else "",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "latency_ms": latency_ms,
+                    "model": model,
+                },
+            )
+        return response
 
 
 def install_error_handlers(app: Flask) -> None:
@@ -152,6 +206,7 @@ def create_app(settings: Settings, pool: ModelPool, state: ModelState | None = N
     app = Flask("serving")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     install_error_handlers(app)
+    install_observability(app)
     app.after_request(_echo_custom_attributes)
 
     @app.get("/ping")
@@ -180,6 +235,11 @@ def create_app(settings: Settings, pool: ModelPool, state: ModelState | None = N
     def execution_parameters_route() -> Response:
         module = state.handler.user_module if state is not None and state.handler else None
         return jsonify(execution_parameters(settings, module))
+
+    @app.get("/metrics")
+    def metrics_route() -> Response:
+        body, content_type = metrics.Metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
 
     @app.get("/openapi.json")
     def openapi() -> Response:

@@ -44,8 +44,15 @@ class BatchStats:
 
 
 class Batcher:
-    def __init__(self, predict: Predict, max_rows: int = 512, max_delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        predict: Predict,
+        max_rows: int = 512,
+        max_delay_s: float = 0.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._predict = predict
+        self._on_batch = on_batch
         self.max_rows = max_rows
         self.max_delay_s = max_delay_s
         self._lock = threading.Lock()
@@ -114,6 +121,8 @@ class Batcher:
         rows = sum(item.rows.shape[0] for item in batch)
         self.stats.rows += rows
         self.stats.largest = max(self.stats.largest, len(batch))
+        if self._on_batch is not None:
+            self._on_batch(len(batch))
         if len(batch) == 1:
             self._run_alone(batch[0])
             return

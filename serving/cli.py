@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
+from serving import logs
 from serving.config import ConfigError, Settings
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-        stream=sys.stdout,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if settings.model_server == "mms":
         from serving import mms_engine
 

@@ -83,6 +83,7 @@ class Settings:
     batch_strategy: str
     max_concurrent_transforms: int
     log_level: str
+    log_format: str
     requirements_timeout: float
     model_server: str
     memory_headroom_mb: int | None
@@ -140,6 +141,7 @@ class Settings:
             batch_strategy=strategy,
             max_concurrent_transforms=_int(env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", 0),
             log_level=_log_level(env.get("SAGEMAKER_CONTAINER_LOG_LEVEL", "")),
+            log_format=_choice(env, "SAGEMAKER_LOG_FORMAT", ("plain", "json")),
             requirements_timeout=_float(env, "SAGEMAKER_REQUIREMENTS_TIMEOUT", 600.0, minimum=1.0),
             model_server=_choice(env, "SAGEMAKER_MODEL_SERVER", MODEL_SERVERS),
             memory_headroom_mb=_optional_int(env, "SAGEMAKER_MEMORY_HEADROOM_MB"),

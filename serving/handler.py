@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from serving import content_types, decoder, encoder, fast_paths
+from serving import content_types, decoder, encoder, fast_paths, metrics
 from serving.batching import Batcher
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError
@@ -73,6 +73,10 @@ def default_predict_fn(data: Any, model: Any, predict: Callable[[Any], Any] | No
 ROWWISE_EXACT_MODULES = ("sklearn.ensemble", "sklearn.tree")
 
 
+def _observe_batch(requests: int) -> None:
+    metrics.get().batch_size.observe(requests)
+
+
 def rowwise_exact(model: Any) -> bool:
     return type(model).__module__.startswith(ROWWISE_EXACT_MODULES)
 
@@ -128,7 +132,10 @@ class ModelHandler:
             predict_fn = self.hooks["predict_fn"]
             context = Context(self.name, str(self.model_dir), {})
             return Batcher(
-                lambda rows: predict_fn(rows, self.model, context), settings.batch_max_rows, max_delay_s
+                lambda rows: predict_fn(rows, self.model, context),
+                settings.batch_max_rows,
+                max_delay_s,
+                _observe_batch,
             )
         if not rowwise_exact(self.model):
             return None
@@ -136,6 +143,7 @@ class ModelHandler:
             lambda rows: default_predict_fn(rows, self.model, self.predict),
             settings.batch_max_rows,
             max_delay_s,
+            _observe_batch,
         )
 
     @classmethod

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from serving import memory, requirements
+from serving import memory, metrics, requirements
 from serving.config import Settings
 from serving.errors import (
     BadRequest,
@@ -72,8 +72,19 @@ class ModelPool:
         except MemoryError:
             memory.release_freed()
             raise InsufficientMemory(f"out of memory while loading model {name!r}") from None
-        log.info("loaded model %s from %s in %.3f s", name, model_dir, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        metrics.get().load_seconds.observe(seconds)
+        log.info(
+            "loaded model %s from %s in %.3f s",
+            name,
+            model_dir,
+            seconds,
+            extra={"event": "load", "model": name, "seconds": round(seconds, 4)},
+        )
         return handler
+
+    def _count(self) -> None:
+        metrics.get().loaded_models.set(len(self._loaded) + len(self._targets))
 
     def _within_timeout(self, name: str, load: Callable[[], ModelHandler]) -> ModelHandler:
         """Run a load on its own thread, so a model_fn that hangs fails the load, not the server.
@@ -110,7 +121,10 @@ class ModelPool:
                     break
                 evicted, _ = self._targets.popitem(last=False)
             memory.release_freed()
-            log.info("evicted target model %s to free memory", evicted)
+            self._count()
+            log.info(
+                "evicted target model %s to free memory", evicted, extra={"event": "evict", "model": evicted}
+            )
             reading = memory.read(self.settings.memory_headroom_mb)
         if not reading.fits(needed):
             raise InsufficientMemory(
@@ -159,9 +173,11 @@ class ModelPool:
         deadline = time.monotonic() + UNLOAD_WAIT_S
         while registry.holders(name) and time.monotonic() < deadline:
             time.sleep(WATCH_INTERVAL_S / 4)
-        log.info("unloaded model %s", name)
+        self._count()
+        log.info("unloaded model %s", name, extra={"event": "unload", "model": name})
 
     def _publish(self) -> None:
+        self._count()
         if self.registry is not None:
             self.registry.publish_holdings(os.getpid(), set(self._loaded))
 
@@ -231,6 +247,7 @@ class ModelPool:
                     raise BadRequest(f"target model {target!r} failed to load: {exc}") from exc
                 with self._lock:
                     self._targets[target] = handler
+                self._count()
             return handler
 
     # --- keeping this worker in step with the others ------------------------------

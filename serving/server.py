@@ -21,6 +21,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from serving import logs, metrics
 from serving.app import create_app
 from serving.config import Settings
 from serving.model_store import ModelStore
@@ -43,8 +44,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # Keep-alive connections beyond the busy threads wait in the worker's poller.
         "worker_connections": max(1000, settings.threads * 4),
         "loglevel": settings.log_level.lower(),
-        "errorlog": "-",
+        # Access lines come from the app (with the model name and latency), not gunicorn.
         "accesslog": None,
+        "logconfig_dict": logs.config(settings.log_level, settings.log_format),
+        "child_exit": lambda _arbiter, worker: metrics.worker_exited(worker.pid),
         "preload_app": False,
         "proc_name": "serve",
         # Nothing but SageMaker's HTTP contract is exposed; no runtime control channel.
@@ -108,6 +111,7 @@ def run(settings: Settings) -> None:
     parent = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=parent))
     settings = dataclasses.replace(settings, state_dir=state_dir)
+    metrics.prepare(state_dir / "metrics")
     log.info(
         "serving %s on port %d with %d workers x %d threads",
         f"the models under {settings.models_dir}" if settings.multi_model else settings.model_dir,

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from serving import requirements
+from serving import metrics, requirements
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError, ModelNotReady
 from serving.handler import ModelHandler
@@ -72,7 +72,15 @@ class ModelState:
             handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
             if self.error is None:  # a load that outlived its timeout stays failed
                 self.handler = handler
-            log.info("model ready in %.2f s", time.monotonic() - started)
+            seconds = time.monotonic() - started
+            recorder = metrics.get()
+            recorder.load_seconds.observe(seconds)
+            recorder.loaded_models.set(1)
+            log.info(
+                "model ready in %.2f s",
+                seconds,
+                extra={"event": "load", "model": "model", "seconds": seconds},
+            )
         except ModelLoadError as exc:
             self.error = str(exc)
             log.error("model load failed: %s\n%s", exc, traceback.format_exc())
