@@ -38,6 +38,7 @@ RUN python3 -m venv /opt/venv \
 COPY pyproject.toml README.md /tmp/src/
 COPY serving /tmp/src/serving
 COPY training /tmp/src/training
+COPY deploy /tmp/src/deploy
 RUN pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} --no-deps /tmp/src \
  && rm -rf /tmp/src /root/.cache
 

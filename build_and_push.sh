@@ -46,15 +46,15 @@ command -v aws >/dev/null 2>&1 || fail "the AWS CLI ('aws') is not on PATH"
 command -v docker >/dev/null 2>&1 || fail "docker is not installed (no 'docker' on PATH)"
 docker info >"$log" 2>&1 || fail "the Docker engine is not running or not reachable: $(reason "$log")"
 
-account=$(aws_cli sts get-caller-identity --query Account --output text 2>"$log") ||
-  fail "cannot find the AWS account (aws sts get-caller-identity): $(reason "$log")"
-
 region=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
 if [ -z "$region" ]; then
   # `configure get` exits 1 when the key is unset: that is the case the default is for.
   region=$(aws configure get region 2>/dev/null || true)
 fi
 region=${region:-$default_region}
+
+account=$(aws_cli sts get-caller-identity --region "$region" --query Account --output text 2>"$log") ||
+  fail "cannot find the AWS account (aws sts get-caller-identity): $(reason "$log")"
 
 suffix=amazonaws.com
 case $region in cn-*) suffix=amazonaws.com.cn ;; esac
@@ -87,7 +87,7 @@ echo "$me: building $image:$tag with scripts/build-image.sh" >&2
 docker tag "$image:$tag" "$fullname" >"$log" 2>&1 || fail "docker tag failed: $(reason "$log")"
 
 echo "$me: pushing $fullname" >&2
-docker push "$fullname" >"$log" 2>&1 || fail "push to $registry refused: $(reason "$log")"
+docker push "$fullname" >"$log" 2>&1 || fail "push to $registry failed: $(reason "$log")"
 # docker push ends with "TAG: digest: sha256:... size: N"; keep it for the record.
 reason "$log" >&2
 

@@ -220,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, help=help, description=help)
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], None], summary: str
+    ) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=summary, description=summary)
         _global_options(command, suppress=True)
         command.set_defaults(handler=handler)
         return command

@@ -6,7 +6,7 @@ made even when the endpoint itself never got created.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from deploy import autoscale, model_data, names, s3
 from deploy.aws import Aws
-from deploy.errors import is_not_found
+from deploy.errors import DeployError, is_not_found
 from deploy.multi_model import add_model
 from deploy.s3 import S3Uri
 from deploy.waiting import DEFAULT_WAITING, Progress, Waiting, to_stderr, wait_for
@@ -116,21 +116,21 @@ def _create(
         progress(f"created endpoint config {name} ({hosting.instance_count} x {hosting.instance_type})")
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
         progress(f"creating endpoint {name}")
-    except ClientError:
+        if waiting.wait:
+            wait_for(
+                lambda: sagemaker.describe_endpoint(EndpointName=name),
+                what=f"endpoint {name}",
+                status_key="EndpointStatus",
+                done={"InService"},
+                failed={"Failed", "OutOfService"},
+                progress=progress,
+                poll_s=waiting.poll_s,
+                timeout_s=waiting.timeout_s,
+            )
+    except (ClientError, DeployError):
         # Without this the next attempt fails on "already existing model" with no hint why.
         progress(f"note: what was created so far is removed by: delete {name}")
         raise
-    if waiting.wait:
-        wait_for(
-            lambda: sagemaker.describe_endpoint(EndpointName=name),
-            what=f"endpoint {name}",
-            status_key="EndpointStatus",
-            done={"InService"},
-            failed={"Failed", "OutOfService"},
-            progress=progress,
-            poll_s=waiting.poll_s,
-            timeout_s=waiting.timeout_s,
-        )
     return name
 
 
@@ -146,6 +146,8 @@ def delete_endpoint(aws: Aws, name: str, *, progress: Progress = to_stderr) -> N
     config = _describe(lambda: sagemaker.describe_endpoint_config(EndpointConfigName=config_name))
     variants = (config or {}).get("ProductionVariants", [])
     model_names = sorted({v["ModelName"] for v in variants if "ModelName" in v}) or [name]
+    # A config deleted by hand still leaves the endpoint's own list of variants to scale.
+    variants = variants or (endpoint or {}).get("ProductionVariants", [])
 
     # Scaling first: AWS asks for the scalable target to go before the endpoint it scales.
     autoscale.remove_autoscaling(aws, name, [v["VariantName"] for v in variants], progress=progress)
@@ -159,7 +161,7 @@ def delete_endpoint(aws: Aws, name: str, *, progress: Progress = to_stderr) -> N
         _delete(f"model {model_name}", lambda m=model_name: sagemaker.delete_model(ModelName=m), progress)
 
 
-def _describe(call: Any) -> dict[str, Any] | None:
+def _describe(call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     try:
         return call()
     except ClientError as exc:
@@ -168,7 +170,7 @@ def _describe(call: Any) -> dict[str, Any] | None:
         raise
 
 
-def _delete(what: str, call: Any, progress: Progress) -> None:
+def _delete(what: str, call: Callable[[], object], progress: Progress) -> None:
     try:
         call()
         progress(f"deleted {what}")

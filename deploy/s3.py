@@ -36,6 +36,10 @@ class S3Uri:
         return S3Uri(self.bucket, self.as_prefix().key + name.lstrip("/"))
 
 
+# What S3 answers for a missing bucket or key; a HEAD request can only say "404".
+_MISSING = {"404", "NoSuchKey", "NoSuchBucket"}
+
+
 def is_s3(location: str) -> bool:
     return location.startswith("s3://")
 
@@ -47,7 +51,11 @@ def ensure_bucket(aws: Aws, bucket: str) -> None:
         s3.head_bucket(Bucket=bucket)
         return
     except ClientError as exc:
-        if error_code(exc) not in {"404", "NoSuchBucket"}:
+        if error_code(exc) == "403":
+            raise DeployError(
+                f"AccessDenied: bucket {bucket} exists but these credentials cannot use it"
+            ) from exc
+        if error_code(exc) not in _MISSING:
             raise
     # us-east-1 is the one region that refuses an explicit LocationConstraint.
     if aws.region_name == "us-east-1":
@@ -63,7 +71,13 @@ def upload(aws: Aws, path: Path, target: S3Uri) -> S3Uri:
 
 def copy(aws: Aws, source: S3Uri, target: S3Uri) -> S3Uri:
     # copy() rather than copy_object(): it switches to multipart above 5 GB.
-    aws.client("s3").copy({"Bucket": source.bucket, "Key": source.key}, target.bucket, target.key)
+    try:
+        aws.client("s3").copy({"Bucket": source.bucket, "Key": source.key}, target.bucket, target.key)
+    except ClientError as exc:
+        # copy() starts with a HEAD, whose error is a bare "404: Not Found" naming nothing.
+        if error_code(exc) in _MISSING:
+            raise DeployError(f"NoSuchKey: {source} does not exist") from exc
+        raise
     return target
 
 
@@ -79,5 +93,10 @@ def list_keys(aws: Aws, prefix: S3Uri) -> list[str]:
 
 def download(aws: Aws, source: S3Uri, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    aws.client("s3").download_file(source.bucket, source.key, str(target))
+    try:
+        aws.client("s3").download_file(source.bucket, source.key, str(target))
+    except ClientError as exc:
+        if error_code(exc) in _MISSING:
+            raise DeployError(f"NoSuchKey: {source} does not exist") from exc
+        raise
     return target

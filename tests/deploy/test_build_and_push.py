@@ -34,7 +34,7 @@ def run_script(*args: str, env: dict[str, str], timeout: float = 1800) -> subpro
 def script_env(moto: Moto, docker_config: Path, **extra: str) -> dict[str, str]:
     # DOCKER_CONFIG: `docker login` writes its credentials there, not in ~/.docker.
     return clean_env(
-        **AWS_ENV, AWS_ENDPOINT_URL=moto.endpoint, DOCKER_CONFIG=str(docker_config), **extra
+        **{**AWS_ENV, "AWS_ENDPOINT_URL": moto.endpoint, "DOCKER_CONFIG": str(docker_config), **extra}
     )
 
 
@@ -114,6 +114,25 @@ def test_registry_not_running_fails_at_login(moto: Moto, tmp_path: Path) -> None
 
 
 @pytest.mark.docker
+def test_build_failure_is_reported_and_nothing_is_pushed(moto: Moto, tmp_path: Path) -> None:
+    # A tag docker refuses makes `docker build` fail after the login, where a broken
+    # Dockerfile would: the script must stop there with its own line.
+    name = image_name()
+    with registry(tmp_path) as reg:
+        env = script_env(moto, tmp_path / "docker-config", ECR_REGISTRY=reg.host)
+        result = run_script(name, "not!a-tag", env=env, timeout=900)
+        catalog = requests.get(f"{reg.url}/v2/_catalog", timeout=10).json()
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert (
+        last_line(result.stderr)
+        == f"build_and_push: build failed: scripts/build-image.sh {name}:not!a-tag (its output is above)"
+    )
+    assert "image: docker build failed" in result.stderr
+    assert catalog["repositories"] == []
+
+
+@pytest.mark.docker
 def test_push_refused_by_a_read_only_registry(moto: Moto, tmp_path: Path) -> None:
     name, tag = image_name(), "refused"
     # An existing repository is used as it is, not created again.
@@ -127,7 +146,7 @@ def test_push_refused_by_a_read_only_registry(moto: Moto, tmp_path: Path) -> Non
     assert result.returncode != 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert "creating ECR repository" not in result.stderr
-    assert last_line(result.stderr).startswith(f"build_and_push: push to {reg.host} refused:")
+    assert last_line(result.stderr).startswith(f"build_and_push: push to {reg.host} failed:")
     assert "405" in last_line(result.stderr) or "not allowed" in last_line(result.stderr).lower()
 
 
