@@ -15,12 +15,14 @@ echo "== ruff"
 echo "== image"
 scripts/build-image.sh sklearn-sagemaker:test
 
-echo "== pytest"
-TEST_IMAGE=sklearn-sagemaker:test TEST_IMAGE_PREBUILT=1 PATH="$here/.venv/bin:$PATH" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-
 # A smoke run of the benchmark suite: it must run end to end; speed is not judged here.
 if [ "$#" -eq 0 ]; then
   echo "== benchmark smoke run"
   .venv/bin/python -m benchmarks.suite --quick --image sklearn-sagemaker:test --out "$(mktemp -d)" | tail -12
 fi
+
+# pytest last, so its summary is the run's closing line.
+echo "== pytest"
+TEST_IMAGE=sklearn-sagemaker:test TEST_IMAGE_PREBUILT=1 PATH="$here/.venv/bin:$PATH" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
