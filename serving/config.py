@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.model_files import DEFAULT_SKOPS_TRUSTED
+
 
 class ConfigError(ValueError):
     """An environment variable has a value the server cannot use."""
@@ -27,6 +29,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
 
 def _optional_int(env: Mapping[str, str], name: str) -> int | None:
     return _int(env, name, 0) if env.get(name, "").strip() else None
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
@@ -89,6 +98,7 @@ class Settings:
     memory_headroom_mb: int | None
     batching: bool
     model_load_timeout: float
+    skops_trusted_types: tuple[str, ...]
     batch_max_rows: int
     batch_max_delay_ms: float
     # Set by `serve` before the workers start: where they share the loaded-model record
@@ -148,6 +158,7 @@ class Settings:
             batching=_bool(env, "SAGEMAKER_BATCHING", True),
             # A model_fn that hangs must not hold /ping or the /models API forever.
             model_load_timeout=_float(env, "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, minimum=0.1),
+            skops_trusted_types=_names(env, "SAGEMAKER_SKOPS_TRUSTED_TYPES", DEFAULT_SKOPS_TRUSTED),
             batch_max_rows=_int(env, "SAGEMAKER_BATCH_MAX_ROWS", 512, minimum=1),
             batch_max_delay_ms=_float(env, "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0),
         )

@@ -170,7 +170,7 @@ class ModelHandler:
             except Exception as exc:
                 raise ModelLoadError(f"model_fn raised {type(exc).__name__}: {exc}") from exc
         else:
-            model = default_model_fn(str(model_dir))
+            model = default_model_fn(str(model_dir), settings.skops_trusted_types)
         if model is None:
             raise ModelLoadError("model_fn returned None")
         log.info("model %s loaded from %s (%s)", name, model_dir, type(model).__name__)

@@ -1,7 +1,13 @@
-"""The default model_fn: find the one serialized model in a model directory and load it."""
+"""The default model_fn: find the one serialized model in a model directory and load it.
+
+`model.joblib` and pickle files run code while they load: serve only files you trust.
+`model.skops` is the safe alternative: skops rebuilds the model without running code
+from the file, and only from types on a trusted list.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +15,19 @@ import joblib
 
 from serving.errors import ModelLoadError
 
-PREFERRED = "model.joblib"
-SUFFIXES = (".joblib", ".pkl", ".pickle")
+PREFERRED = ("model.skops", "model.joblib")
+SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops")
+# Types a .skops file may contain without being named one by one: the libraries the
+# model is made of. A prefix ends with "."; anything else must match a type exactly.
+DEFAULT_SKOPS_TRUSTED = ("sklearn.", "numpy.", "scipy.")
 
 
 def find_model_file(model_dir: Path) -> Path:
     if not model_dir.is_dir():
         raise ModelLoadError(f"model directory {model_dir} does not exist")
-    preferred = model_dir / PREFERRED
-    if preferred.is_file():
-        return preferred
+    for name in PREFERRED:
+        if (model_dir / name).is_file():
+            return model_dir / name
     candidates = sorted(p for p in model_dir.iterdir() if p.is_file() and p.suffix in SUFFIXES)
     if len(candidates) == 1:
         return candidates[0]
@@ -26,21 +35,46 @@ def find_model_file(model_dir: Path) -> Path:
     listing = ", ".join(present[:20]) + (" ..." if len(present) > 20 else "") or "nothing"
     if not candidates:
         raise ModelLoadError(
-            f"no model file in {model_dir}: expected {PREFERRED} or one *.joblib / *.pkl "
-            f"file, found: {listing}. Save the model with joblib.dump or define model_fn "
-            "in code/inference.py"
+            f"no model file in {model_dir}: expected model.joblib, model.skops or one *.joblib / *.pkl "
+            f"file, found: {listing}. Save the model with joblib.dump or skops.io.dump, or define "
+            "model_fn in code/inference.py"
         )
     raise ModelLoadError(
         f"several model files in {model_dir} ({', '.join(p.name for p in candidates)}) "
-        f"and none is named {PREFERRED}; rename the one to serve or define model_fn"
+        "and none is named model.joblib or model.skops; rename the one to serve or define model_fn"
     )
 
 
-def default_model_fn(model_dir: str) -> Any:
-    path = find_model_file(Path(model_dir))
+def _trusted(type_name: str, trusted: Sequence[str]) -> bool:
+    return any(type_name.startswith(t) if t.endswith(".") else type_name == t for t in trusted)
+
+
+def load_skops(path: Path, trusted: Sequence[str] = DEFAULT_SKOPS_TRUSTED) -> Any:
+    import skops.io
+
     try:
-        # joblib.load reads both joblib and plain pickle files. Either runs code from the
-        # file: only serve model files you trust.
+        found = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    refused = [name for name in found if not _trusted(name, trusted)]
+    if refused:
+        raise ModelLoadError(
+            f"{path.name} contains types that are not trusted: {', '.join(refused)}. If you trust "
+            "them, add them to SAGEMAKER_SKOPS_TRUSTED_TYPES (comma-separated; a prefix ends with '.')"
+        )
+    return skops.io.load(path, trusted=found)
+
+
+def default_model_fn(model_dir: str, skops_trusted: Sequence[str] = DEFAULT_SKOPS_TRUSTED) -> Any:
+    path = find_model_file(Path(model_dir))
+    if path.suffix == ".skops":
+        try:
+            return load_skops(path, skops_trusted)
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
+    try:
         return joblib.load(path)
     except Exception as exc:
         raise ModelLoadError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc

@@ -226,3 +226,21 @@ def test_docker_stop_exits_0(image: str, regressor) -> None:
         state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
         assert state["ExitCode"] == 0
         assert "Shutting down" in container.logs()
+
+
+def test_skops_model_is_served(image: str, tmp_path: Path) -> None:
+    import skops.io
+    from sklearn.ensemble import RandomForestRegressor
+
+    X = features(100, seed=6)
+    model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, X.sum(axis=1))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    skops.io.dump(model, model_dir / "model.skops")
+    with run_container(image, "serve", volumes={model_dir: f"{MODEL}:ro"}) as container:
+        wait_for_ping(container.url)
+        rows = features(3, seed=12)
+        response = requests.post(
+            f"{container.url}/invocations", data=csv_rows(rows), headers={"Content-Type": "text/csv"}
+        )
+        assert response.json() == model.predict(rows).tolist()
