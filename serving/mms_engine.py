@@ -11,12 +11,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from serving.config import Settings
+from serving.mms_handler import IN_FLIGHT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,14 @@ def _reap() -> None:
             return
 
 
+def wait_for_in_flight(directory: Path, deadline: float) -> None:
+    """multi-model-server drops the requests it is answering when it gets SIGTERM, so
+    wait until its workers have none (each marks a request it is answering)."""
+    while any(directory.iterdir()) and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.05)
+
+
 def stop_group(pgid: int, grace_s: float) -> None:
     try:
         os.killpg(pgid, signal.SIGTERM)
@@ -83,9 +95,10 @@ def stop_group(pgid: int, grace_s: float) -> None:
 
 
 def run(settings: Settings) -> int:
-    child = subprocess.Popen(
-        [sys.executable, "-c", START], env=toolkit_environment(settings), start_new_session=True
-    )
+    parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    in_flight = Path(tempfile.mkdtemp(prefix="mms-in-flight-", dir=parent))
+    env = toolkit_environment(settings) | {IN_FLIGHT_ENV: str(in_flight)}
+    child = subprocess.Popen([sys.executable, "-c", START], env=env, start_new_session=True)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -94,11 +107,14 @@ def run(settings: Settings) -> int:
             return
         stopping = True
         log.info("signal %d: stopping multi-model-server and its workers", signum)
-        stop_group(child.pid, settings.graceful_timeout)
+        began = time.monotonic()
+        wait_for_in_flight(in_flight, began + settings.graceful_timeout - 5)
+        stop_group(child.pid, max(settings.graceful_timeout - (time.monotonic() - began), 1))
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     code = child.wait()
+    shutil.rmtree(in_flight, ignore_errors=True)
     if not stopping:
         # The toolkit exited by itself: take its workers down with it.
         stop_group(child.pid, 5)

@@ -8,8 +8,12 @@ from the modules our own engine uses, so both engines answer alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,25 @@ from serving.handler import ModelHandler, Request
 log = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+# Where `serve` (mms_engine) looks for requests in flight before it stops the server.
+IN_FLIGHT_ENV = "SAGEMAKER_MMS_IN_FLIGHT_DIR"
+
+
+@contextlib.contextmanager
+def in_flight() -> Iterator[None]:
+    """A marker file for as long as a batch is being answered."""
+    directory = os.environ.get(IN_FLIGHT_ENV)
+    if not directory:
+        yield
+        return
+    marker = os.path.join(directory, f"{os.getpid()}-{uuid.uuid4().hex}")
+    with open(marker, "w"):
+        pass
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(marker)
 
 
 def _text(value: Any) -> str:
@@ -66,6 +89,10 @@ class HandlerService:
     def handle(self, data: list[dict[str, Any]] | None, context: Any) -> list[bytes] | None:
         if data is None:
             return None
+        with in_flight():
+            return self._answer(data, context)
+
+    def _answer(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
         answers = []
         for index, item in enumerate(data):
             properties = context.request_processor[index].get_request_properties() or {}

@@ -1,0 +1,119 @@
+"""Faults under load, in docker: a worker killed, the container stopped mid-request.
+
+Every load here is bounded: a fixed number of requests from a small thread pool, to the
+container's port on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.container.conftest import Container, run_container
+from tests.support import docker, wait_for_ping, write_regressor
+
+pytestmark = pytest.mark.docker
+
+MODEL = "/opt/ml/model"
+
+# Lists serve's worker processes from inside the container: children of PID 1 that run serve.
+WORKERS = (
+    "import os\n"
+    "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+    "    stat = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
+    "    argv = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')\n"
+    "    if stat[1] == '1' and argv[1:2] == [b'/opt/venv/bin/serve']:\n"
+    "        print(pid)\n"
+)
+
+SLOW = """
+import os, time, joblib
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+def predict_fn(data, model):
+    time.sleep(float(os.environ.get("PREDICT_SECONDS", "0")))
+    return model.predict(data)
+"""
+
+
+def workers(container: Container) -> set[str]:
+    return set(docker("exec", container.id, "python", "-c", WORKERS).stdout.split())
+
+
+def post(url: str) -> int:
+    try:
+        return requests.post(
+            f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}, timeout=30
+        ).status_code
+    except requests.RequestException:
+        return -1
+
+
+@pytest.fixture
+def slow_model(tmp_path: Path) -> Path:
+    model_dir = tmp_path / "model"
+    write_regressor(model_dir)
+    (model_dir / "code").mkdir()
+    (model_dir / "code" / "inference.py").write_text(SLOW)
+    return model_dir
+
+
+def test_kill_9_of_a_worker_under_load(image: str, slow_model: Path) -> None:
+    env = {"PREDICT_SECONDS": "0.05"}
+    with run_container(image, "serve", volumes={slow_model: f"{MODEL}:ro"}, env=env) as container:
+        wait_for_ping(container.url)
+        before = workers(container)
+        assert len(before) == 2
+        concurrency = 8
+        with ThreadPoolExecutor(concurrency) as pool:
+            first = [pool.submit(post, container.url) for _ in range(200)]
+            time.sleep(0.5)  # let the load reach both workers before the kill
+            victim = sorted(before)[0]
+            docker(
+                "exec", container.id, "python", "-c", f"import os, signal; os.kill({victim}, signal.SIGKILL)"
+            )
+            killed_at = time.monotonic()
+            wait_for_ping(container.url, deadline_s=2)
+            healthy_after = time.monotonic() - killed_at
+            later = [pool.submit(post, container.url) for _ in range(200)]
+            statuses = [f.result() for f in first + later]
+        failed = [s for s in statuses if s != 200]
+        # Only requests in flight on the killed worker may fail: at most one per connection.
+        assert len(failed) <= concurrency, failed
+        assert healthy_after <= 2
+        # The arbiter replaced the worker; the replacement loaded the model and serves.
+        deadline = time.monotonic() + 30
+        while len(workers(container)) != 2 or victim in workers(container):
+            assert time.monotonic() < deadline, workers(container)
+            time.sleep(0.1)
+        assert all(post(container.url) == 200 for _ in range(20))
+        inspected = json.loads(docker("inspect", container.id).stdout)[0]
+        assert inspected["State"]["Running"] and inspected["RestartCount"] == 0
+
+
+@pytest.mark.parametrize("engine", ["flask", "mms"])
+def test_docker_stop_under_load_finishes_in_flight_requests(
+    image: str, slow_model: Path, engine: str
+) -> None:
+    env = {"PREDICT_SECONDS": "1", "SAGEMAKER_MODEL_SERVER": engine}
+    with run_container(image, "serve", volumes={slow_model: f"{MODEL}:ro"}, env=env) as container:
+        wait_for_ping(container.url, deadline_s=90)
+        assert post(container.url) == 200  # warm: the model is loaded in a worker
+        with ThreadPoolExecutor(2) as pool:
+            in_flight = [pool.submit(post, container.url) for _ in range(2)]
+            time.sleep(0.3)  # both requests are inside predict_fn (1 s each)
+            began = time.monotonic()
+            docker("stop", "-t", "30", container.id, timeout=60)
+            stopped_in = time.monotonic() - began
+            statuses = [f.result() for f in in_flight]
+        state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
+        assert statuses == [200, 200], statuses
+        assert state["ExitCode"] == 0, container.logs()[-3000:]
+        assert stopped_in < 30
