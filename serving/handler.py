@@ -165,7 +165,7 @@ class ModelHandler:
         if "model_fn" in hooks:
             try:
                 model = hooks["model_fn"](str(model_dir), context)
-            except ModelLoadError:
+            except (ModelLoadError, MemoryError):
                 raise
             except Exception as exc:
                 raise ModelLoadError(f"model_fn raised {type(exc).__name__}: {exc}") from exc

@@ -14,12 +14,13 @@ import logging
 import os
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from serving import memory, metrics, requirements
+from serving import memory, memory_guard, metrics, requirements
 from serving.config import Settings
 from serving.errors import (
     BadRequest,
@@ -71,7 +72,10 @@ class ModelPool:
             )
         except MemoryError:
             memory.release_freed()
-            raise InsufficientMemory(f"out of memory while loading model {name!r}") from None
+            raise InsufficientMemory(
+                f"loading model {name!r} went past the memory budget; "
+                f"{memory.read(self.settings.memory_headroom_mb).describe()}"
+            ) from None
         seconds = time.monotonic() - started
         metrics.get().load_seconds.observe(seconds)
         log.info(
@@ -95,8 +99,11 @@ class ModelPool:
 
         def run() -> None:
             try:
-                outcome["handler"] = load()
+                with memory_guard.guarded(self.settings.memory_headroom_mb):
+                    outcome["handler"] = load()
             except BaseException as exc:  # handed to the waiting request below
+                # Without the frames: they hold whatever the failed load allocated.
+                traceback.clear_frames(exc.__traceback__)
                 outcome["error"] = exc
 
         thread = threading.Thread(target=run, name=f"load-{name[:40]}", daemon=True)

@@ -28,6 +28,7 @@ class Entry:
 class Registry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.file = directory / "models.json"
         self._lock_file = directory / "models.lock"
         # (file stamp, entries) as one value, so threads never pair one with the other's.
@@ -59,7 +60,6 @@ class Registry:
     @contextmanager
     def transaction(self) -> Iterator[dict[str, Entry]]:
         """Exclusive access: yields a mutable copy that is published when the block ends."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         with open(self._lock_file, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             models = self._read()

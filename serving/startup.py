@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from serving import metrics, requirements
+from serving import memory, memory_guard, metrics, requirements
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError, ModelNotReady
 from serving.handler import ModelHandler
@@ -69,7 +69,8 @@ class ModelState:
                 log.info("no default model; %d model archives to route to", len(archives))
                 return
             self.phase = "running model_fn"
-            handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
+            with memory_guard.guarded(settings.memory_headroom_mb):
+                handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
             if self.error is None:  # a load that outlived its timeout stays failed
                 self.handler = handler
             seconds = time.monotonic() - started
@@ -84,6 +85,13 @@ class ModelState:
         except ModelLoadError as exc:
             self.error = str(exc)
             log.error("model load failed: %s\n%s", exc, traceback.format_exc())
+        except MemoryError as exc:
+            # The frames of the interrupted model_fn hold what it allocated: drop them.
+            traceback.clear_frames(exc.__traceback__)
+            memory.release_freed()
+            reading = memory.read(settings.memory_headroom_mb)
+            self.error = f"loading the model went past the memory budget ({reading.describe()})"
+            log.error("model load failed: %s", self.error)
         except Exception as exc:  # whatever user code raises, /ping must say it
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("model load failed: %s\n%s", exc, traceback.format_exc())

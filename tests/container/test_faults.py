@@ -117,3 +117,68 @@ def test_docker_stop_under_load_finishes_in_flight_requests(
         assert statuses == [200, 200], statuses
         assert state["ExitCode"] == 0, container.logs()[-3000:]
         assert stopped_in < 30
+
+
+GREEDY = """
+import os, joblib
+
+def model_fn(model_dir):
+    if os.path.exists(os.path.join(model_dir, "greedy")):
+        hoard = []
+        while True:  # a model that never stops growing
+            hoard.append(bytearray(8 * 1024 * 1024))
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+"""
+
+
+def greedy_tree(root: Path) -> Path:
+    for name, greedy in (("fine", False), ("greedy", True)):
+        model_dir = root / name / "model"
+        write_regressor(model_dir)
+        (model_dir / "code").mkdir()
+        (model_dir / "code" / "inference.py").write_text(GREEDY)
+        if greedy:
+            (model_dir / "greedy").touch()
+    return root
+
+
+def test_a_model_that_eats_memory_makes_ping_say_so(image: str, tmp_path: Path) -> None:
+    model_dir = greedy_tree(tmp_path) / "greedy" / "model"
+    extra = ("--memory=700m", "--memory-swap=700m")
+    with run_container(image, "serve", volumes={model_dir: f"{MODEL}:ro"}, extra=extra) as container:
+        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=60)
+        assert "memory budget" in failed.json()["message"]
+        state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
+        assert state["Running"] and not state["OOMKilled"]
+
+
+def test_a_multi_model_load_that_eats_memory_is_a_507_and_others_keep_serving(
+    image: str, tmp_path: Path
+) -> None:
+    root = greedy_tree(tmp_path / "models")
+    env = {"SAGEMAKER_MULTI_MODEL": "true"}
+    extra = ("--memory=700m", "--memory-swap=700m")
+    with run_container(
+        image, "serve", volumes={root: "/opt/ml/models:ro"}, env=env, extra=extra
+    ) as container:
+        wait_for_ping(container.url)
+        load = lambda name: requests.post(  # noqa: E731
+            f"{container.url}/models",
+            json={"model_name": name, "url": f"/opt/ml/models/{name}/model"},
+            timeout=60,
+        )
+        assert load("fine").status_code == 200
+        greedy = load("greedy")
+        assert greedy.status_code == 507, greedy.text
+        assert "memory budget" in greedy.json()["message"]
+        for _ in range(4):
+            answer = requests.post(
+                f"{container.url}/models/fine/invoke",
+                data="1,2,3,4,5,6",
+                headers={"Content-Type": "text/csv"},
+            )
+            assert answer.status_code == 200
+        # The memory went back: another load fits again.
+        assert load("greedy").status_code == 507
+        state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
+        assert state["Running"] and not state["OOMKilled"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import requests
@@ -33,8 +34,12 @@ def test_metrics_add_up_over_all_workers(tmp_path: Path) -> None:
         for _ in range(5):
             bad = requests.post(f"{url}/invocations", data="1,2", headers={"Content-Type": "text/csv"})
             assert bad.status_code == 400
+        # Both workers load the model at start; wait until the second has, with a deadline.
+        deadline = time.monotonic() + 30
+        while sample(text := requests.get(f"{url}/metrics").text, "sagemaker_loaded_models") < 2:
+            assert time.monotonic() < deadline, text
+            time.sleep(0.05)
         # Each request may land on either worker; the scrape must count all of them.
-        text = requests.get(f"{url}/metrics").text
         assert sample(text, "sagemaker_requests_total", route="/invocations", status="200") == 30
         assert sample(text, "sagemaker_requests_total", route="/invocations", status="400") == 5
         assert sample(text, "sagemaker_request_duration_seconds_count", route="/invocations") == 35

@@ -28,6 +28,7 @@ def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         "SAGEMAKER_BASE_DIR": str(base_dir),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        "PYTHONUNBUFFERED": "1",
         **env,
     }
     log = open(base_dir / "serve.log", "wb")  # noqa: SIM115 - closed below
@@ -37,9 +38,14 @@ def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
     try:
         yield f"http://127.0.0.1:{port}", process
     finally:
+        # Stop as SageMaker does, so the log is complete; kill only what does not stop.
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
         log.close()
 
 
