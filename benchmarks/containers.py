@@ -24,8 +24,8 @@ class Running:
         ).stdout.strip()
 
     def memory_used_mb(self) -> float:
-        """The container's working set, as the server's memory budget sees it."""
-        return float(self.exec_python("from serving import memory; print(memory.read().used / 2**20)"))
+        """The container's own working set (its cgroup), whatever else runs on the machine."""
+        return float(self.exec_python("from serving import memory; print(memory.working_set() / 2**20)"))
 
 
 @contextmanager

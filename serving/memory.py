@@ -70,6 +70,17 @@ def _cgroup_limit_and_usage() -> tuple[int, int] | None:
     return None
 
 
+def working_set() -> int | None:
+    """This cgroup's own memory in use (page cache that can be dropped excluded), limit or not."""
+    current = _read_int(CGROUP / "memory.current")
+    if current is not None:
+        return max(current - _stat(CGROUP / "memory.stat").get("inactive_file", 0), 0)
+    usage = _read_int(CGROUP / "memory" / "memory.usage_in_bytes")
+    if usage is not None:
+        return max(usage - _stat(CGROUP / "memory" / "memory.stat").get("total_inactive_file", 0), 0)
+    return None
+
+
 @dataclass(frozen=True)
 class MemoryReading:
     limit: int

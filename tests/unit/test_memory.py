@@ -43,3 +43,13 @@ def test_footprint_counts_model_files_not_code(tmp_path: Path) -> None:
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "inference.py").write_bytes(b"y" * 5000)
     assert memory.model_footprint(tmp_path) == int(1000 * memory.FOOTPRINT_FACTOR)
+
+
+def test_working_set_is_the_cgroups_own_even_without_a_limit(tmp_path: Path, monkeypatch) -> None:
+    v1 = tmp_path / "memory"
+    v1.mkdir()
+    (v1 / "memory.limit_in_bytes").write_text("9223372036854771712")
+    (v1 / "memory.usage_in_bytes").write_text(str(90 * 1024 * 1024))
+    (v1 / "memory.stat").write_text(f"total_inactive_file {10 * 1024 * 1024}\n")
+    monkeypatch.setattr(memory, "CGROUP", tmp_path)
+    assert memory.working_set() == 80 * 1024 * 1024
