@@ -14,13 +14,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from serving import handler as handler_mod
 from serving import metrics
 from serving.config import Settings
-from serving.errors import BadRequest, InferenceError, ModelNotReady, status_of
+from serving.errors import BadRequest, InferenceError, ModelNotReady, PayloadTooLarge, status_of
 from serving.multi_model import ModelPool
 from serving.registry import Entry
 from serving.startup import ModelState
@@ -47,10 +47,23 @@ def _echo_custom_attributes(response: Response) -> Response:
     return response
 
 
+def read_body(limit: int) -> bytes:
+    """The request body, refused with 413 past `limit`, with or without a Content-Length.
+
+    Werkzeug answers 413 for a declared length over the limit, but stops reading a
+    chunked body at the limit without saying so: that would predict on part of it.
+    """
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
+    return body
+
+
 def read_request() -> handler_mod.Request:
-    # get_data enforces MAX_CONTENT_LENGTH for chunked bodies too (413).
     return handler_mod.Request(
-        body=request.get_data(cache=False),
+        body=read_body(current_app.config["MAX_CONTENT_LENGTH"]),
         content_type=request.headers.get("Content-Type"),
         accept=request.headers.get("Accept"),
         headers=dict(request.headers.items()),
@@ -171,15 +184,17 @@ def add_model_routes(app: Flask, pool: ModelPool) -> None:
         name, url = body.get("model_name"), body.get("url")
         if not isinstance(name, str) or not name.strip() or not isinstance(url, str) or not url.strip():
             raise BadRequest('"model_name" and "url" must both be non-empty strings')
-        if "/" in name or len(name) > 1024:
-            raise BadRequest("model_name must be at most 1024 characters with no '/'")
+        if "/" in name or len(name) > 1024 or name in (".", "..") or any(ord(c) < 32 for c in name):
+            raise BadRequest(
+                "model_name must be 1 to 1024 characters, not '.' or '..', without '/' or control characters"
+            )
         pool.load(name, url)
         return jsonify(status=f"model {name} loaded")
 
     @app.get("/models")
     def list_models() -> Response:
         limit = request.args.get("limit", str(PAGE_SIZE))
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
             raise BadRequest("limit must be a whole number from 1 to 1000")
         page, token = pool.listing(request.args.get("next_page_token"), int(limit))
         body: dict[str, Any] = {"models": [_model_json(entry) for entry in page]}

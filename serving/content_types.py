@@ -31,6 +31,8 @@ class MediaType:
 
     type: str
     charset: str | None = None
+    # True when no usable Content-Type came with the request and `type` is the default.
+    assumed: bool = False
 
     @property
     def is_text(self) -> bool:
@@ -45,8 +47,8 @@ def normalize(media_type: str) -> str:
 def parse_content_type(header: str | None, default: str = JSON) -> MediaType:
     """Parse Content-Type, parameters and all (`text/csv; charset=utf-8` is `text/csv`)."""
     value, params = parse_options_header(header or "")
-    if not value:
-        return MediaType(default)
+    if not value or "/" not in value:
+        return MediaType(default, assumed=True)
     charset = params.get("charset")
     return MediaType(normalize(value), charset.strip().lower() if charset else None)
 
@@ -64,6 +66,10 @@ def _is_wildcard_only(accept: MIMEAccept) -> bool:
     return all(value == "*/*" for value, _ in accept)
 
 
+def _refuses_everything(accept: MIMEAccept) -> bool:
+    return all(q <= 0 for _, q in accept)
+
+
 def negotiate(header: str | None, supported: tuple[str, ...], default: str) -> str:
     """The response type for the built-in encoders: best match from Accept, q-values honoured.
 
@@ -72,6 +78,8 @@ def negotiate(header: str | None, supported: tuple[str, ...], default: str) -> s
     if not header or not header.strip():
         return default
     accept = _parse_accept(header)
+    if _refuses_everything(accept):
+        raise NotAcceptable(f"the Accept header {header[:200]!r} accepts no type at all (every q is 0)")
     if _is_wildcard_only(accept):
         return default
     # The default first: among equally acceptable types it wins.

@@ -34,6 +34,8 @@ def decode_text(body: bytes, media_type: MediaType) -> str:
         raise BadRequest(
             f"the body is not valid {media_type.charset or 'utf-8'} text (bad byte at offset {exc.start})"
         ) from None
+    except UnicodeError as exc:  # codecs such as idna and punycode raise the base class
+        raise BadRequest(f"the body is not valid {media_type.charset} text: {exc}"[:300]) from None
 
 
 def _require_body(body: bytes) -> None:
@@ -47,6 +49,8 @@ def _require_body(body: bytes) -> None:
 def decode_csv(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
     text = decode_text(body, media_type).rstrip("\r\n")
+    if not text.strip():  # a byte-order mark and nothing else
+        raise BadRequest("the request body is empty; send at least one row")
     if "\x00" in text:
         raise BadRequest("the CSV body contains a NUL byte")
     try:
@@ -67,6 +71,17 @@ def decode_csv(body: bytes, media_type: MediaType) -> np.ndarray:
     return rows
 
 
+def _is_csv_number(cell: str) -> bool:
+    """The same test the fast path applies (numpy's parser, which refuses '1_0' and '0x10')."""
+    if not cell.strip():
+        return False
+    try:
+        np.loadtxt(io.StringIO(cell), dtype=np.float64, ndmin=1, comments=None, quotechar='"')
+    except ValueError:
+        return False
+    return "\n" not in cell
+
+
 def _csv_problem(text: str) -> str:
     """Find the first bad cell and say what is wrong with it, 1-based."""
     width = None
@@ -82,9 +97,7 @@ def _csv_problem(text: str) -> str:
         elif len(cells) != width:
             return f"CSV row {number} has {len(cells)} columns, but row 1 has {width}"
         for column, cell in enumerate(cells, start=1):
-            try:
-                float(cell)
-            except ValueError:
+            if not _is_csv_number(cell):
                 hint = " (CSV input must be numbers only, with no header row)" if number == 1 else ""
                 return f"CSV row {number}, column {column}: {cell[:50]!r} is not a number{hint}"
     return "the CSV body could not be parsed as rows of numbers"
@@ -101,10 +114,8 @@ def _rows_from_json(document: Any) -> list[Any]:
                 document = document[key]
                 break
         else:
-            raise BadRequest(
-                'a JSON object body must have an "instances" or "inputs" list; '
-                f"got keys {sorted(document)[:10]}"
-            )
+            keys = ", ".join(repr(key[:40]) for key in sorted(document)[:5])
+            raise BadRequest(f'a JSON object body must have an "instances" or "inputs" list; got keys {keys}')
     if not isinstance(document, list):
         raise BadRequest(f"expected a JSON list of rows, got {type(document).__name__}")
     if not document:
@@ -119,10 +130,31 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def _loads(text: str, where: str = "") -> Any:
+    """json.loads, with every way it fails as a BadRequest; `where` names a JSON Lines row."""
+    problem = f"{where} is not valid JSON" if where else "invalid JSON"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{problem}: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise BadRequest(f"{problem}: nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise BadRequest(f"{problem}: a number has too many digits") from None
+
+
 def rows_to_array(rows: list[Any], source: str) -> np.ndarray:
     try:
         array = np.asarray(rows, dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise BadRequest(_rows_problem(rows, source)) from None
     if array.ndim != 2:
         raise BadRequest(_rows_problem(rows, source))
@@ -144,18 +176,14 @@ def _rows_problem(rows: list[Any], source: str) -> str:
             if not _is_number(value):
                 shown = json.dumps(value)[:50]
                 return f"{source} row {number}, column {column}: {shown} is not a number"
+            if isinstance(value, int) and not _fits_float(value):
+                return f"{source} row {number}, column {column}: the number is too large"
     return f"the {source} input could not be read as rows of numbers"
 
 
 def decode_json(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
-    text = decode_text(body, media_type)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except RecursionError:
-        raise BadRequest("invalid JSON: nested too deeply") from None
+    document = _loads(decode_text(body, media_type))
     return rows_to_array(_rows_from_json(document), "JSON")
 
 
@@ -166,12 +194,7 @@ def decode_jsonlines(body: bytes, media_type: MediaType) -> np.ndarray:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise BadRequest(f"JSON Lines row {number} is empty")
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"JSON Lines row {number} is not valid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise BadRequest(f"JSON Lines row {number} is nested too deeply") from None
+        row = _loads(line, f"JSON Lines row {number}")
         if isinstance(row, dict) and "features" in row:
             row = row["features"]
         rows.append(row)
@@ -181,26 +204,52 @@ def decode_jsonlines(body: bytes, media_type: MediaType) -> np.ndarray:
 # --- NPY -------------------------------------------------------------------------------
 
 
+def _npy_header(body: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset, read from the header alone: nothing is allocated yet."""
+    stream = io.BytesIO(body)
+    version = np.lib.format.read_magic(stream)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    # numpy's own bound: a longer header is costly to parse and no real array needs one.
+    shape, _, dtype = read(stream, max_header_size=10_000)
+    return shape, dtype, stream.tell()
+
+
 def decode_npy(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
     if not body.startswith(b"\x93NUMPY"):
         kind = "an .npz archive" if body.startswith(b"PK") else "data without the .npy header"
         raise BadRequest(f"not a valid .npy array: got {kind}")
     try:
+        shape, dtype, offset = _npy_header(body)
+    except Exception as exc:  # whatever numpy makes of a malformed header
+        raise BadRequest(
+            f"not a valid .npy array: the header cannot be read ({type(exc).__name__})"
+        ) from None
+    if dtype.hasobject:
         # Never unpickle: an object array in a request would run the sender's code here.
+        raise BadRequest("npy arrays of Python objects (pickled data) are refused")
+    if dtype.kind not in "biuf":
+        raise BadRequest(f"npy arrays must be numeric, got dtype {dtype}")
+    if len(shape) not in (1, 2):
+        raise BadRequest(f"expected a 1-D or 2-D array of rows, got shape {shape}")
+    if any(size < 0 for size in shape):
+        raise BadRequest(f"not a valid .npy array: the header's shape {shape} has a negative size")
+    expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if len(body) - offset < expected:
+        raise BadRequest(
+            f"not a valid .npy array: the header's shape {shape} needs {expected} bytes of data, "
+            f"the body has {len(body) - offset}"
+        )
+    try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise BadRequest("npy arrays of Python objects (pickled data) are refused") from None
-        raise BadRequest(f"not a valid .npy array: {exc}") from None
-    except (EOFError, OSError) as exc:
-        raise BadRequest(f"not a valid .npy array: {exc or 'truncated'}") from None
-    if array.dtype.kind not in "biuf":
-        raise BadRequest(f"npy arrays must be numeric, got dtype {array.dtype}")
+    except Exception as exc:
+        raise BadRequest(f"not a valid .npy array: {type(exc).__name__}") from None
     if array.ndim == 1:
         array = array.reshape(1, -1)
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise BadRequest(f"expected a 2-D array of rows, got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise BadRequest(f"the npy array has no rows (shape {shape})")
+    if array.shape[1] == 0:
+        raise BadRequest(f"the npy array's rows have no values (0 features, shape {shape})")
     return array.astype(np.float64, copy=False)
 
 
@@ -218,4 +267,12 @@ def decode(body: bytes, media_type: MediaType) -> np.ndarray:
         raise UnsupportedMediaType(
             f"content type {media_type.type!r} is not supported; send one of: {', '.join(DECODERS)}"
         )
-    return decoder(body, media_type)
+    try:
+        return decoder(body, media_type)
+    except BadRequest as exc:
+        if media_type.assumed:
+            # Say why the body was read as this type: the client may not know it sent none.
+            raise BadRequest(
+                f"no usable Content-Type was sent, so the body was read as {media_type.type}: {exc.message}"
+            ) from None
+        raise

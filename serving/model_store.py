@@ -20,6 +20,7 @@ from serving.errors import BadRequest, NotFound
 from serving.model_files import SUFFIXES
 
 MAX_NAME_LENGTH = 1024  # InvokeEndpoint's TargetModel limit
+MAX_PART_BYTES = 255  # the longest file name Linux file systems take
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 
@@ -36,11 +37,18 @@ def check_name(name: str, what: str) -> str:
     if not name or len(name) > MAX_NAME_LENGTH:
         raise BadRequest(f"{what} must be 1 to {MAX_NAME_LENGTH} characters")
     decoded = unquote(name)
-    if "\x00" in decoded or "\\" in decoded:
-        raise BadRequest(f"{what} {name[:100]!r} contains a forbidden character")
     if decoded.startswith("/") or ".." in Path(decoded).parts:
         raise BadRequest(f"{what} {name[:100]!r} must be a relative name inside the model directory")
+    check_parts(decoded, what)
     return decoded
+
+
+def check_parts(path: str, what: str) -> None:
+    """No character or length a file system would refuse: the error stays the client's."""
+    if "\x00" in path or "\\" in path or any(ord(c) < 32 for c in path):
+        raise BadRequest(f"{what} {path[:100]!r} contains a forbidden character")
+    if any(len(part.encode()) > MAX_PART_BYTES for part in path.split("/")):
+        raise BadRequest(f"{what} {path[:100]!r}... is too long: a name in it is over {MAX_PART_BYTES} bytes")
 
 
 def _has_model_file(directory: Path) -> bool:
@@ -80,6 +88,7 @@ class ModelStore:
 
     def resolve_url(self, url: str) -> Path:
         """The directory of a `POST /models` URL: an absolute path under a model root."""
+        check_parts(unquote(url), "url")
         path = Path(unquote(url))
         if not path.is_absolute():
             path = self.roots[0] / check_name(url, "url")

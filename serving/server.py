@@ -21,7 +21,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from serving import logs, metrics
+from serving import http_errors, logs, metrics
 from serving.app import create_app
 from serving.config import Settings
 from serving.model_store import ModelStore
@@ -73,6 +73,7 @@ class Server(BaseApplication):  # type: ignore[misc]
         # in workers: every worker loads its models before it says healthy.
         settings = self.settings
         assert settings.state_dir is not None
+        http_errors.install()
         store = ModelStore([settings.models_dir, settings.model_dir], settings.state_dir / "unpacked")
         if settings.multi_model:
             pool = ModelPool(settings, store, Registry(settings.state_dir / "registry"))

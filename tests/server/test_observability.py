@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from tests.server.test_serve import serve
+from tests.server.process import serve
 from tests.support import wait_for_ping, write_regressor
 
 

@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import csv_rows, features, free_port, wait_for_ping, write_regressor
-
-SERVE = str(Path(sys.executable).with_name("serve"))
-
-
-@contextmanager
-def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    environ = {
-        **os.environ,
-        "SAGEMAKER_BASE_DIR": str(base_dir),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    log = open(base_dir / "serve.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [SERVE], env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        # Stop as SageMaker does, so the log is complete; kill only what does not stop.
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
-
-
-def workers_of(pid: int) -> set[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return {int(c) for c in children}
+from tests.server.process import serve, workers_of
+from tests.support import csv_rows, features, wait_for_ping, write_regressor
 
 
 def gate_script(base: Path) -> str:
