@@ -14,17 +14,27 @@ from pathlib import Path
 import requests
 
 VENV = Path.home() / ".cache" / "sklearn-sagemaker" / "mlserver-venv"
-PACKAGES = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "scikit-learn==1.9.1", "numpy==2.4.6"]
+# MLServer 1.7.1 does not start with uvloop 0.22 and later ("There is no current event
+# loop" in its inference pool workers), so uvloop is pinned below that.
+PACKAGES = [
+    "mlserver==1.7.1",
+    "mlserver-sklearn==1.7.1",
+    "scikit-learn==1.9.1",
+    "numpy==2.4.6",
+    "uvloop==0.21.0",
+]
 
 
 def ensure_installed() -> Path:
     """Install MLServer into its own venv once; later runs reuse it."""
     mlserver = VENV / "bin" / "mlserver"
-    if not mlserver.exists():
+    stamp = VENV / "installed.txt"
+    if not mlserver.exists() or not stamp.exists() or stamp.read_text() != " ".join(PACKAGES):
         print("    installing MLServer into", VENV, flush=True)
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", *PACKAGES], check=True)
+        stamp.write_text(" ".join(PACKAGES))
     return mlserver
 
 
