@@ -360,7 +360,8 @@ def main() -> None:
             )
     ip = result["in_process"]
     print(
-        f"in-process predict p50: rf 1 row {ip['rf-1']:.2f} ms, 1000 rows {ip['rf-1000']:.2f} ms; "
+        f"in-process predict p50: rf 1 row {ip['rf-1']:.2f} ms (fast path {ip['rf-fast-1']:.2f}), "
+        f"1000 rows {ip['rf-1000']:.2f} ms; "
         f"linear 1 row {ip['linear-1']:.3f} ms"
     )
     print("\nratios (target):")
