@@ -182,3 +182,23 @@ def test_a_multi_model_load_that_eats_memory_is_a_507_and_others_keep_serving(
         assert load("greedy").status_code == 507
         state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
         assert state["Running"] and not state["OOMKilled"]
+
+
+HANGS = "import time\n\ndef model_fn(model_dir):\n    time.sleep(3600)\n"
+
+
+def test_a_hanging_model_fn_is_cut_by_the_load_timeout(image: str, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    write_regressor(model_dir)
+    (model_dir / "code").mkdir()
+    (model_dir / "code" / "inference.py").write_text(HANGS)
+    env = {"SAGEMAKER_MODEL_LOAD_TIMEOUT": "3"}
+    with run_container(image, "serve", volumes={model_dir: f"{MODEL}:ro"}, env=env) as container:
+        loading = wait_for_ping(container.url, expect=503, deadline_s=30)
+        assert "loading" in loading.json()["message"]
+        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=30)
+        assert "did not load within 3 s" in failed.json()["message"]
+        invoke = requests.post(
+            f"{container.url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}
+        )
+        assert invoke.status_code == 503 and "did not load" in invoke.json()["message"]
