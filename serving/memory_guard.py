@@ -1,7 +1,10 @@
 """Stopping a model load that eats memory before the kernel kills the container.
 
-While a load runs, a watcher reads the container's memory every few milliseconds; once
-the working set passes the budget, it raises MemoryError in the loading thread. Python
+While a load runs, a watcher follows this process's resident memory every few
+milliseconds; once its growth would take the container's working set past the budget,
+it raises MemoryError in the loading thread. The watcher reads one small file with one
+system call per look: every call lets the loading thread take the interpreter back, and
+the watcher must get its turn often enough to catch a fast-growing load. Python
 delivers it at the thread's next bytecode, so a model_fn that builds its model step by
 step stops there, its memory is freed, and the failure is reported like any other (503
 on /ping for the single model, 507 for a multi-model load). A single C call that takes
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +24,13 @@ from serving import memory
 
 log = logging.getLogger(__name__)
 
-INTERVAL_S = 0.01
+INTERVAL_S = 0.005
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident(fd: int) -> int:
+    """Resident bytes of this process, from /proc/self/statm in a single read."""
+    return int(os.pread(fd, 128, 0).split()[1]) * PAGE
 
 
 def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
@@ -30,20 +40,32 @@ def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
 
 
 @contextmanager
-def guarded(headroom_mb: int | None) -> Iterator[None]:
-    """Raise MemoryError in this thread if memory passes the budget inside the block."""
+def guarded(headroom_mb: int | None, sharers: int = 1) -> Iterator[None]:
+    """Raise MemoryError in this thread if memory passes the budget inside the block.
+
+    `sharers`: how many processes load at the same time and split what is left.
+    """
     target = threading.get_ident()
     lock = threading.Lock()
     state = {"done": False, "fired": False}
+    start = memory.read(headroom_mb)
+    allowance = (start.budget - start.used) // max(sharers, 1)
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
+    resident_at_start = _resident(statm)
 
     def watch() -> None:
         while True:
-            reading = memory.read(headroom_mb)
+            grown = _resident(statm) - resident_at_start
             with lock:
                 if state["done"]:
                     return
-                if not reading.fits(0):
-                    log.error("memory passed the budget while loading: %s", reading.describe())
+                if grown > allowance:
+                    log.error(
+                        "memory passed the budget while loading: grew %d MB with %d MB left (%s at start)",
+                        grown // 2**20,
+                        allowance // 2**20,
+                        start.describe(),
+                    )
                     state["fired"] = True
                     _raise_in(target, MemoryError)
                     return
@@ -60,3 +82,4 @@ def guarded(headroom_mb: int | None) -> Iterator[None]:
                 # Fired as the block ended: do not let it surface in unrelated code.
                 _raise_in(target, None)
         watcher.join()
+        os.close(statm)

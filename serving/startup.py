@@ -69,7 +69,8 @@ class ModelState:
                 log.info("no default model; %d model archives to route to", len(archives))
                 return
             self.phase = "running model_fn"
-            with memory_guard.guarded(settings.memory_headroom_mb):
+            # Every worker loads the model at the same time: each gets its share of the room.
+            with memory_guard.guarded(settings.memory_headroom_mb, sharers=settings.workers):
                 handler = ModelHandler.load("model", settings.model_dir, settings.code_dir, settings)
             if self.error is None:  # a load that outlived its timeout stays failed
                 self.handler = handler
