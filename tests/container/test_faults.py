@@ -38,6 +38,9 @@ def model_fn(model_dir):
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 
 def predict_fn(data, model):
+    marks = os.environ.get("MARK_DIR")
+    if marks:  # tells the test this request is inside predict_fn
+        open(os.path.join(marks, f"{os.getpid()}-{time.monotonic_ns()}"), "w").close()
     time.sleep(float(os.environ.get("PREDICT_SECONDS", "0")))
     return model.predict(data)
 """
@@ -100,21 +103,29 @@ def test_kill_9_of_a_worker_under_load(image: str, slow_model: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["flask", "mms"])
 def test_docker_stop_under_load_finishes_in_flight_requests(
-    image: str, slow_model: Path, engine: str
+    image: str, slow_model: Path, engine: str, tmp_path: Path
 ) -> None:
-    env = {"PREDICT_SECONDS": "1", "SAGEMAKER_MODEL_SERVER": engine}
-    with run_container(image, "serve", volumes={slow_model: f"{MODEL}:ro"}, env=env) as container:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {"PREDICT_SECONDS": "1", "SAGEMAKER_MODEL_SERVER": engine, "MARK_DIR": "/marks"}
+    volumes = {slow_model: f"{MODEL}:ro", marks: "/marks"}
+    with run_container(image, "serve", volumes=volumes, env=env) as container:
         wait_for_ping(container.url, deadline_s=90)
         assert post(container.url) == 200  # warm: the model is loaded in a worker
+        warm = len(list(marks.iterdir()))
         with ThreadPoolExecutor(2) as pool:
             in_flight = [pool.submit(post, container.url) for _ in range(2)]
-            time.sleep(0.3)  # both requests are inside predict_fn (1 s each)
+            # Stop only once both requests are inside predict_fn (1 s each).
+            deadline = time.monotonic() + 30
+            while len(list(marks.iterdir())) < warm + 2:
+                assert time.monotonic() < deadline, "the requests never reached predict_fn"
+                time.sleep(0.02)
             began = time.monotonic()
             docker("stop", "-t", "30", container.id, timeout=60)
             stopped_in = time.monotonic() - began
             statuses = [f.result() for f in in_flight]
         state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
-        assert statuses == [200, 200], statuses
+        assert statuses == [200, 200], (statuses, container.logs()[-4000:])
         assert state["ExitCode"] == 0, container.logs()[-3000:]
         assert stopped_in < 30
 
