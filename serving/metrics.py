@@ -9,6 +9,7 @@ start, and gunicorn's child_exit hook marks a dead worker's files.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -65,11 +66,18 @@ class Metrics:
 
 
 _metrics: Metrics | None = None
+_lock = threading.Lock()
 
 
 def get() -> Metrics:
-    """This process's metrics, made on first use (in a worker: after the fork)."""
+    """This process's metrics, made on first use (in a worker: after the fork).
+
+    Under a lock: request threads and the model watcher can ask at the same moment, and
+    a second set of metrics would be refused by the registry as duplicates.
+    """
     global _metrics
     if _metrics is None:
-        _metrics = Metrics()
+        with _lock:
+            if _metrics is None:
+                _metrics = Metrics()
     return _metrics

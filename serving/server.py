@@ -74,6 +74,7 @@ class Server(BaseApplication):  # type: ignore[misc]
         settings = self.settings
         assert settings.state_dir is not None
         http_errors.install()
+        metrics.get()  # made before any request or loader thread can race to make it
         store = ModelStore([settings.models_dir, settings.model_dir], settings.state_dir / "unpacked")
         if settings.multi_model:
             pool = ModelPool(settings, store, Registry(settings.state_dir / "registry"))
