@@ -121,7 +121,11 @@ def run(settings: Settings) -> None:
         settings.workers,
         settings.threads,
     )
+    arbiter = os.getpid()
     try:
         Server(settings).run()
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        # Workers are forked inside run() and leave through this frame too: only the
+        # arbiter, after its workers are gone, may remove what they share.
+        if os.getpid() == arbiter:
+            shutil.rmtree(state_dir, ignore_errors=True)
