@@ -16,10 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level, settings.log_format)
     if settings.model_server == "mms":
-        from serving import mms_engine
+        from serving.mms import engine
 
-        return mms_engine.run(settings)
-    from serving.server import run
+        return engine.run(settings)
+    from serving.web.server import run
 
     run(settings)
     return 0

@@ -1,106 +1,241 @@
-"""Every setting the container reads, from the SageMaker environment variables, in one place."""
+"""Every setting the container reads, declared once: its variable, type, default and meaning.
+
+Each field of `Settings` names its SageMaker environment variable, how to read it and
+what it does; `from_env` reads them all and the README's table is printed from the same
+declarations (`python -m serving.config`), so the three cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from serving.model_files import DEFAULT_SKOPS_TRUSTED
+# Types a .skops file may contain without being named one by one: the libraries the
+# model is made of. A prefix ends with "."; anything else must match a type exactly.
+DEFAULT_SKOPS_TRUSTED = ("sklearn.", "numpy.", "scipy.")
 
 
 class ConfigError(ValueError):
     """An environment variable has a value the server cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
+Parse = Callable[[str, str], Any]  # (variable, raw value) -> value
+
+
+def _at_least(convert: Callable[[str], float], noun: str) -> Callable[[float], Parse]:
+    def bounded(minimum: float = 0) -> Parse:
+        def parse(name: str, raw: str) -> Any:
+            try:
+                value = convert(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not {noun}") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={value} must be at least {minimum}")
+            return value
+
+        return parse
+
+    return bounded
+
+
+whole = _at_least(int, "a whole number")
+number = _at_least(float, "a number")
+
+
+def tcp_port(name: str, raw: str) -> int:
+    value = whole(1)(name, raw)
+    if value > 65535:
+        raise ConfigError(f"{name}={value} is not a TCP port")
     return value
 
 
-def _optional_int(env: Mapping[str, str], name: str) -> int | None:
-    return _int(env, name, 0) if env.get(name, "").strip() else None
-
-
-def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
+def boolean(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
         return True
-    if raw in ("0", "false", "no", "off"):
+    if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={raw!r} is not true or false")
 
 
-def _local_path(raw: str) -> Path:
+def choice(*options: str, upper: bool = False) -> Parse:
+    def parse(name: str, raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in options:
+            listed = " or ".join(options) if len(options) == 2 else f"one of: {', '.join(options)}"
+            raise ConfigError(f"{name}={value!r} must be {listed}")
+        return value
+
+    return parse
+
+
+def names(_name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def text(_name: str, raw: str) -> str:
+    return raw
+
+
+def local_path(name: str, raw: str) -> Path:
     # The SDK's local mode passes file:// URLs; SageMaker passes plain paths.
-    if raw.startswith("file://"):
-        raw = raw[len("file://") :]
+    raw = raw.removeprefix("file://")
     if "://" in raw:
         raise ConfigError(
-            f"SAGEMAKER_SUBMIT_DIRECTORY={raw!r}: only local directories are supported; "
+            f"{name}={raw!r}: only local directories are supported; "
             "package the code as code/ inside model.tar.gz instead"
         )
     return Path(raw)
 
 
+LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
+
+
+def log_level(name: str, raw: str) -> str:
+    # The toolkits document numeric levels (20 = INFO); accept names too.
+    raw = raw.upper()
+    if raw in LOG_LEVELS:
+        return LOG_LEVELS[raw]
+    if raw in LOG_LEVELS.values():
+        return raw
+    raise ConfigError(f"{name}={raw!r} is not a log level")
+
+
+def setting(env: str, default: Any, parse: Parse, doc: str, shown: str | None = None) -> Any:
+    """A field read from `env`; `default` may be a function of nothing, for computed ones."""
+    metadata = {"env": env, "parse": parse, "doc": doc, "shown": shown or f"`{default}`"}
+    if callable(default):
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# The engines `serve` can run: ours (Flask under gunicorn) and AWS's multi-model-server
+# through sagemaker-inference. The first is the default.
+MODEL_SERVERS = ("flask", "mms")
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
-    base_dir: Path
-    port: int
-    workers: int
-    threads: int
-    timeout: int
-    graceful_timeout: int
-    keepalive: int
-    max_payload_mb: int
-    default_accept: str
-    program: str
-    submit_dir: Path | None
-    multi_model: bool
-    batch: bool
-    batch_strategy: str
-    max_concurrent_transforms: int
-    log_level: str
-    log_format: str
-    requirements_timeout: float
-    model_server: str
-    memory_headroom_mb: int | None
-    batching: bool
-    model_load_timeout: float
-    skops_trusted_types: tuple[str, ...]
-    batch_max_rows: int
-    batch_max_delay_ms: float
+    base_dir: Path = setting(
+        "SAGEMAKER_BASE_DIR",
+        Path("/opt/ml"),
+        lambda _n, raw: Path(raw),
+        "Root of the model tree; the model is in `$SAGEMAKER_BASE_DIR/model`.",
+    )
+    port: int = setting("SAGEMAKER_BIND_TO_PORT", 8080, tcp_port, "Port to listen on.")
+    workers: int = setting(
+        "SAGEMAKER_MODEL_SERVER_WORKERS",
+        _cpus,
+        whole(1),
+        "Worker processes (each loads the model).",
+        "CPU count",
+    )
+    threads: int = setting("SAGEMAKER_MODEL_SERVER_THREADS", 32, whole(1), "Requests in flight per worker.")
+    timeout: int = setting(
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+        60,
+        whole(1),
+        "Seconds: worker timeout and the longest a request waits for the model to load.",
+    )
+    # SageMaker sends SIGKILL 30 s after SIGTERM; finish in-flight work before that.
+    graceful_timeout: int = setting(
+        "SAGEMAKER_GRACEFUL_TIMEOUT", 25, whole(1), "Seconds to finish in-flight requests after `SIGTERM`."
+    )
+    # Longer than the idle timeout of the load balancers in front of an endpoint, so the
+    # server is never the side that drops a reused connection mid-request.
+    keepalive: int = setting(
+        "SAGEMAKER_KEEPALIVE_TIMEOUT", 75, whole(0), "Seconds an idle keep-alive connection stays open."
+    )
+    max_payload_mb: int = setting(
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, whole(1), "Largest request body; larger bodies get 413."
+    )
+    default_accept: str = setting(
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
+        "application/json",
+        text,
+        "Response type when `Accept` is missing or `*/*`.",
+    )
+    program: str = setting("SAGEMAKER_PROGRAM", "inference.py", text, "Your script, in the code directory.")
+    submit_dir: Path | None = setting(
+        "SAGEMAKER_SUBMIT_DIRECTORY",
+        None,
+        local_path,
+        "The code directory (a local path or `file://` URL).",
+        "`$SAGEMAKER_BASE_DIR/model/code`",
+    )
+    requirements_timeout: float = setting(
+        "SAGEMAKER_REQUIREMENTS_TIMEOUT",
+        600.0,
+        number(1.0),
+        "Seconds allowed for `pip install -r code/requirements.txt`.",
+        "`600`",
+    )
+    multi_model: bool = setting(
+        "SAGEMAKER_MULTI_MODEL", False, boolean, "Multi-model mode (below).", "`false`"
+    )
+    model_server: str = setting(
+        "SAGEMAKER_MODEL_SERVER",
+        MODEL_SERVERS[0],
+        choice(*MODEL_SERVERS),
+        "The engine: `flask` (ours) or `mms` (AWS's multi-model-server).",
+    )
+    batch_strategy: str = setting(
+        "SAGEMAKER_BATCH_STRATEGY",
+        "MULTI_RECORD",
+        choice("MULTI_RECORD", "SINGLE_RECORD", upper=True),
+        "The `BatchStrategy` that `/execution-parameters` reports.",
+    )
+    max_concurrent_transforms: int = setting(
+        "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",
+        0,
+        whole(0),
+        "The `MaxConcurrentTransforms` that `/execution-parameters` reports; 0 means the worker count.",
+    )
+    log_level: str = setting(
+        "SAGEMAKER_CONTAINER_LOG_LEVEL", "INFO", log_level, "A number (10, 20, ...) or a level name.", "`20`"
+    )
+    log_format: str = setting(
+        "SAGEMAKER_LOG_FORMAT", "plain", choice("plain", "json"), "Log lines as text or JSON."
+    )
+    memory_headroom_mb: int | None = setting(
+        "SAGEMAKER_MEMORY_HEADROOM_MB",
+        None,
+        whole(0),
+        "Memory kept free when loading models.",
+        "a tenth of the limit, at least 128",
+    )
+    # A model_fn that hangs must not hold /ping or the /models API forever.
+    model_load_timeout: float = setting(
+        "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, number(0.1), "Seconds a model load may take.", "`600`"
+    )
+    skops_trusted_types: tuple[str, ...] = setting(
+        "SAGEMAKER_SKOPS_TRUSTED_TYPES",
+        DEFAULT_SKOPS_TRUSTED,
+        names,
+        "Types a `model.skops` file may contain (comma-separated; a prefix ends with `.`).",
+        f"`{','.join(DEFAULT_SKOPS_TRUSTED)}`",
+    )
+    batching: bool = setting(
+        "SAGEMAKER_BATCHING", True, boolean, "Adaptive batching (see Performance features).", "`true`"
+    )
+    batch_max_rows: int = setting("SAGEMAKER_BATCH_MAX_ROWS", 512, whole(1), "The largest batch, in rows.")
+    batch_max_delay_ms: float = setting(
+        "SAGEMAKER_BATCH_MAX_DELAY_MS",
+        0.0,
+        number(0.0),
+        "How long a batch may wait for more requests.",
+        "`0`",
+    )
     # Set by `serve` before the workers start: where they share the loaded-model record
     # and unpacked archives.
     state_dir: Path | None = None
@@ -124,68 +259,36 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").strip()
-        strategy = env.get("SAGEMAKER_BATCH_STRATEGY", "").strip().upper() or "MULTI_RECORD"
-        if strategy not in ("MULTI_RECORD", "SINGLE_RECORD"):
-            raise ConfigError(f"SAGEMAKER_BATCH_STRATEGY={strategy!r} must be MULTI_RECORD or SINGLE_RECORD")
-        port = _int(env, "SAGEMAKER_BIND_TO_PORT", 8080, minimum=1)
-        if port > 65535:
-            raise ConfigError(f"SAGEMAKER_BIND_TO_PORT={port} is not a TCP port")
-        return cls(
-            base_dir=Path(env.get("SAGEMAKER_BASE_DIR", "").strip() or "/opt/ml"),
-            port=port,
-            workers=_int(env, "SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1, minimum=1),
-            threads=_int(env, "SAGEMAKER_MODEL_SERVER_THREADS", 32, minimum=1),
-            timeout=_int(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, minimum=1),
-            # SageMaker sends SIGKILL 30 s after SIGTERM; finish in-flight work before that.
-            graceful_timeout=_int(env, "SAGEMAKER_GRACEFUL_TIMEOUT", 25, minimum=1),
-            # Longer than the idle timeout of the load balancers in front of an endpoint,
-            # so the server is never the side that drops a reused connection mid-request.
-            keepalive=_int(env, "SAGEMAKER_KEEPALIVE_TIMEOUT", 75, minimum=0),
-            max_payload_mb=_int(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, minimum=1),
-            default_accept=env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "").strip() or "application/json",
-            program=env.get("SAGEMAKER_PROGRAM", "").strip() or "inference.py",
-            submit_dir=_local_path(submit) if submit else None,
-            multi_model=_bool(env, "SAGEMAKER_MULTI_MODEL", False),
-            batch=_bool(env, "SAGEMAKER_BATCH", False),
-            batch_strategy=strategy,
-            max_concurrent_transforms=_int(env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", 0),
-            log_level=_log_level(env.get("SAGEMAKER_CONTAINER_LOG_LEVEL", "")),
-            log_format=_choice(env, "SAGEMAKER_LOG_FORMAT", ("plain", "json")),
-            requirements_timeout=_float(env, "SAGEMAKER_REQUIREMENTS_TIMEOUT", 600.0, minimum=1.0),
-            model_server=_choice(env, "SAGEMAKER_MODEL_SERVER", MODEL_SERVERS),
-            memory_headroom_mb=_optional_int(env, "SAGEMAKER_MEMORY_HEADROOM_MB"),
-            batching=_bool(env, "SAGEMAKER_BATCHING", True),
-            # A model_fn that hangs must not hold /ping or the /models API forever.
-            model_load_timeout=_float(env, "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, minimum=0.1),
-            skops_trusted_types=_names(env, "SAGEMAKER_SKOPS_TRUSTED_TYPES", DEFAULT_SKOPS_TRUSTED),
-            batch_max_rows=_int(env, "SAGEMAKER_BATCH_MAX_ROWS", 512, minimum=1),
-            batch_max_delay_ms=_float(env, "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0),
-        )
+        values = {}
+        for declared in variables():
+            raw = env.get(declared.metadata["env"], "").strip()
+            if raw:
+                values[declared.name] = declared.metadata["parse"](declared.metadata["env"], raw)
+        return cls(**values)
 
 
-# The engines `serve` can run: ours (Flask under gunicorn) and AWS's multi-model-server
-# through sagemaker-inference. The first is the default.
-MODEL_SERVERS = ("flask", "mms")
+def variables() -> list[dataclasses.Field[Any]]:
+    """The fields read from the environment, in declaration order."""
+    return [f for f in dataclasses.fields(Settings) if "env" in f.metadata]
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return choices[0]
-    if raw not in choices:
-        raise ConfigError(f"{name}={raw!r} must be one of: {', '.join(choices)}")
-    return raw
+def markdown_table() -> str:
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for declared in variables():
+        meta = declared.metadata
+        rows.append(f"| `{meta['env']}` | {meta['shown']} | {meta['doc']} |")
+    return "\n".join(rows)
 
 
-def _log_level(raw: str) -> str:
-    # The toolkits document numeric levels (20 = INFO); accept names too.
-    raw = raw.strip().upper()
-    if not raw:
-        return "INFO"
-    names = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
-    if raw in names:
-        return names[raw]
-    if raw in names.values():
-        return raw
-    raise ConfigError(f"SAGEMAKER_CONTAINER_LOG_LEVEL={raw!r} is not a log level")
+def shared_dir() -> str | None:
+    """Where this server's processes share small files: tmpfs when it is writable.
+
+    Heartbeats and the loaded-model record are read constantly; on a slow disk
+    gunicorn would take a late heartbeat for a hung worker.
+    """
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table() + "\n")

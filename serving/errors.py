@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class InferenceError(Exception):
     """Base class: a failure with an HTTP status and a message meant for the caller."""
 
-    status = 500
-    error = "InternalServerError"
+    status: ClassVar[int] = 500
+    error: ClassVar[str] = "InternalServerError"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -15,48 +17,67 @@ class InferenceError(Exception):
 
 
 class BadRequest(InferenceError):
-    status = 400
-    error = "BadRequest"
+    """The request cannot be decoded, or the model refused what it holds."""
+
+    status, error = 400, "BadRequest"
 
 
 class NotFound(InferenceError):
-    status = 404
-    error = "NotFound"
+    """No model, route or file by that name."""
+
+    status, error = 404, "NotFound"
 
 
 class NotAcceptable(InferenceError):
-    status = 406
-    error = "NotAcceptable"
+    """No type the caller accepts can be produced."""
+
+    status, error = 406, "NotAcceptable"
 
 
 class Conflict(InferenceError):
-    status = 409
-    error = "Conflict"
+    """A model by that name is loaded already."""
+
+    status, error = 409, "Conflict"
 
 
 class PayloadTooLarge(InferenceError):
-    status = 413
-    error = "PayloadTooLarge"
+    """The body is over SAGEMAKER_MAX_PAYLOAD_IN_MB."""
+
+    status, error = 413, "PayloadTooLarge"
+
+    @classmethod
+    def over(cls, limit: int) -> PayloadTooLarge:
+        return cls(f"the request body is larger than {limit} bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
 
 
 class UnsupportedMediaType(InferenceError):
-    status = 415
-    error = "UnsupportedMediaType"
+    """No decoder for the Content-Type, or an unknown charset."""
+
+    status, error = 415, "UnsupportedMediaType"
 
 
 class ModelNotReady(InferenceError):
-    status = 503
-    error = "ModelNotReady"
+    """The model is still loading."""
+
+    status, error = 503, "ModelNotReady"
+
+
+class ModelLoadFailed(ModelNotReady):
+    """Loading the model failed; /ping says why until the container is replaced."""
+
+    status, error = 503, "ModelLoadFailed"
 
 
 class ModelLoadTimeout(InferenceError):
-    status = 500
-    error = "ModelLoadTimeout"
+    """A load outlived SAGEMAKER_MODEL_LOAD_TIMEOUT."""
+
+    status, error = 500, "ModelLoadTimeout"
 
 
 class InsufficientMemory(InferenceError):
-    status = 507
-    error = "InsufficientMemory"
+    """A model would not fit in the memory budget; SageMaker unloads others on 507."""
+
+    status, error = 507, "InsufficientMemory"
 
 
 class ModelLoadError(Exception):
@@ -75,3 +96,15 @@ def status_of(exc: BaseException) -> int:
     if isinstance(code, int) and 400 <= code <= 599:
         return code
     return 500
+
+
+def describe(exc: BaseException) -> tuple[int, str, str]:
+    """(status, error name, message) of any exception, the same for both engines.
+
+    A user's exception keeps its status; it is named for the side at fault: the
+    caller's request (4xx) or the model (5xx).
+    """
+    if isinstance(exc, InferenceError):
+        return exc.status, exc.error, exc.message
+    status = status_of(exc)
+    return status, "BadRequest" if status < 500 else "ModelError", f"{type(exc).__name__}: {exc}"

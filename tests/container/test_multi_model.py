@@ -89,8 +89,11 @@ def test_ping_is_healthy_with_no_model(mme: Container) -> None:
 
 def test_load_invoke_list_unload(mme: Container, model_tree) -> None:
     trained = model_tree[1]
-    assert load(mme, "alpha").status_code == 200
-    assert load(mme, "alpha").status_code == 409
+    # Both engines answer in multi-model-server's words, which clients and AWS's tests read.
+    loaded = load(mme, "alpha")
+    assert (loaded.status_code, loaded.json()) == (200, {"status": "Workers scaled"})
+    again = load(mme, "alpha")
+    assert (again.status_code, again.json()["message"]) == (409, "Model alpha is already registered.")
     X = features(3, seed=21)
 
     # Several requests, so every worker of the engine answers at least once.
@@ -110,12 +113,16 @@ def test_load_invoke_list_unload(mme: Container, model_tree) -> None:
     assert described.status_code == 200
     assert described.json()["modelName"] == "alpha"
     assert described.json()["modelUrl"] == f"{MODELS}/alpha/model"
-    assert requests.get(f"{mme.url}/models/nope").status_code == 404
+    unknown = requests.get(f"{mme.url}/models/nope")
+    assert (unknown.status_code, unknown.json()["message"]) == (404, "Model not found: nope")
 
-    assert requests.delete(f"{mme.url}/models/alpha").status_code == 200
+    unloaded = requests.delete(f"{mme.url}/models/alpha")
+    assert (unloaded.status_code, unloaded.json()) == (200, {"status": 'Model "alpha" unregistered'})
     for _ in range(4):
-        assert invoke_csv(mme, "alpha", X).status_code == 404
-    assert requests.delete(f"{mme.url}/models/alpha").status_code == 404
+        gone = invoke_csv(mme, "alpha", X)
+        assert (gone.status_code, gone.json()["message"]) == (404, "Model not found: alpha")
+    again = requests.delete(f"{mme.url}/models/alpha")
+    assert (again.status_code, again.json()["message"]) == (404, "Model not found: alpha")
     assert requests.get(f"{mme.url}/models/alpha").status_code == 404
 
 
@@ -136,7 +143,12 @@ def test_list_pages(mme: Container) -> None:
 
 
 def test_missing_url_is_404(mme: Container) -> None:
-    assert load(mme, "ghost", f"{MODELS}/ghost/model").status_code == 404
+    missing = load(mme, "ghost", f"{MODELS}/ghost/model")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == f"Model not found in model store: {MODELS}/ghost/model"
+    relative = load(mme, "ghost", f"{MODELS}/../ghost")
+    assert relative.status_code == 404
+    assert relative.json()["message"] == f"Relative path is not allowed in url: {MODELS}/../ghost"
 
 
 def test_corrupt_model_fails_cleanly_and_others_keep_serving(mme: Container, engine: str, model_tree) -> None:

@@ -463,33 +463,45 @@ def multi_cases() -> list[Case]:
     def invoke(id: str, name: str, keyword: str, status: int | None = 404) -> Case:
         return Case(id, f"/models/{name}/invoke", GOOD_ROW, CSV, keyword, status=status)
 
+    # multi-model-server's words for a load url it will not serve from.
+    RELATIVE = "Relative path is not allowed in url"
     # Placeholders: {base} becomes the server's tmp tree in the test.
     return [
         *invocation_cases("/models/alpha/invoke", {}),
         *target_cases("/invocations"),
         Case("invocations-without-target", "/invocations", GOOD_ROW, CSV, TARGET, status=400),
         # /models/<name>/invoke with names that try to leave
-        invoke("invoke-dotdot", "..", "not loaded"),
-        invoke("invoke-encoded-dotdot", "%2e%2e", "not loaded"),
+        invoke("invoke-dotdot", "..", "Model not found"),
+        invoke("invoke-encoded-dotdot", "%2e%2e", "Model not found"),
         invoke("invoke-encoded-traversal", "..%2F..%2Fetc", "not found"),
         invoke("invoke-encoded-slash", "alpha%2F..%2Falpha", "not found"),
-        invoke("invoke-symlink-out", "escape", "not loaded"),
+        invoke("invoke-symlink-out", "escape", "Model not found"),
         invoke("invoke-absolute", quote("/etc/passwd", safe=""), "not found"),
-        invoke("invoke-2000-chars", "a" * 2000, "not loaded"),
-        invoke("invoke-nul", "a%00b", "not loaded"),
-        Case("describe-unknown", "/models/nope", method="GET", keyword="not loaded", status=404),
-        Case("describe-dotdot", "/models/%2e%2e", method="GET", keyword="not loaded", status=404),
-        Case("unload-unknown", "/models/nope", method="DELETE", keyword="not loaded", status=404),
-        Case("unload-dotdot", "/models/..", method="DELETE", keyword="not loaded", status=404),
+        invoke("invoke-2000-chars", "a" * 2000, "Model not found"),
+        invoke("invoke-nul", "a%00b", "Model not found"),
+        Case("describe-unknown", "/models/nope", method="GET", keyword="Model not found", status=404),
+        Case("describe-dotdot", "/models/%2e%2e", method="GET", keyword="Model not found", status=404),
+        Case("unload-unknown", "/models/nope", method="DELETE", keyword="Model not found", status=404),
+        Case("unload-dotdot", "/models/..", method="DELETE", keyword="Model not found", status=404),
         # POST /models
-        load("load-url-etc", {"model_name": "x", "url": "/etc"}, "outside the model directories"),
-        load("load-url-outside", {"model_name": "x", "url": "{base}/outside/model"}, "outside"),
-        load("load-url-dotdot", {"model_name": "x", "url": "{base}/models/../outside/model"}, "'..'"),
-        load("load-url-encoded-dotdot", {"model_name": "x", "url": "{base}/models/%2e%2e/outside"}, "'..'"),
-        load("load-url-relative-dotdot", {"model_name": "x", "url": "../outside/model"}, "relative name"),
-        load("load-url-symlink-out", {"model_name": "x", "url": "{base}/models/escape"}, "outside"),
-        load("load-url-relative-symlink-out", {"model_name": "x", "url": "escape/model"}, "outside"),
-        load("load-url-missing", {"model_name": "x", "url": "{base}/models/nope"}, "does not exist", 404),
+        load("load-url-etc", {"model_name": "x", "url": "/etc"}, "outside the model directories", 404),
+        load("load-url-outside", {"model_name": "x", "url": "{base}/outside/model"}, "outside", 404),
+        load("load-url-dotdot", {"model_name": "x", "url": "{base}/models/../outside/model"}, RELATIVE, 404),
+        load(
+            "load-url-encoded-dotdot",
+            {"model_name": "x", "url": "{base}/models/%2e%2e/outside"},
+            RELATIVE,
+            404,
+        ),
+        load("load-url-relative-dotdot", {"model_name": "x", "url": "../outside/model"}, RELATIVE, 404),
+        load("load-url-symlink-out", {"model_name": "x", "url": "{base}/models/escape"}, "outside", 404),
+        load("load-url-relative-symlink-out", {"model_name": "x", "url": "escape/model"}, "outside", 404),
+        load(
+            "load-url-missing",
+            {"model_name": "x", "url": "{base}/models/nope"},
+            "not found in model store",
+            404,
+        ),
         load("load-url-2000-chars", {"model_name": "x", "url": "a" * 2000}, "long"),
         load(
             "load-url-a-file", {"model_name": "x", "url": "{base}/models/alpha/model/model.joblib"}, "neither"
@@ -498,7 +510,12 @@ def multi_cases() -> list[Case]:
         load("load-url-not-a-string", {"model_name": "x", "url": 5}, "non-empty strings"),
         load("load-name-slash", {"model_name": "a/b", "url": "{base}/models/alpha"}, "'/'"),
         load("load-name-2000-chars", {"model_name": "a" * 2000, "url": "{base}/models/alpha"}, "1024"),
-        load("load-name-taken", {"model_name": "alpha", "url": "{base}/models/alpha"}, "already loaded", 409),
+        load(
+            "load-name-taken",
+            {"model_name": "alpha", "url": "{base}/models/alpha"},
+            "already registered",
+            409,
+        ),
         load("load-not-json", b"{{", "JSON"),
         load("load-json-list", b"[1, 2]", "JSON"),
         load("load-empty-body", b"", "model_name"),

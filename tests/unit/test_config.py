@@ -63,3 +63,22 @@ def test_bad_values_name_the_variable(name: str, value: str, words: str) -> None
         Settings.from_env({name: value})
     assert name in str(err.value)
     assert words in str(err.value)
+
+
+def test_the_readme_table_is_the_declarations() -> None:
+    from pathlib import Path
+
+    from serving.config import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+def test_every_setting_is_read_from_its_variable() -> None:
+    from serving.config import variables
+
+    read = Settings.from_env({f.metadata["env"]: "" for f in variables()})
+    assert read == Settings.from_env({})
+    assert len({f.metadata["env"] for f in variables()}) == len(variables())
+    # A setting nothing reads would be a setting users set for nothing.
+    assert "SAGEMAKER_BATCH" not in {f.metadata["env"] for f in variables()}

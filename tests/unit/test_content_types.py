@@ -1,6 +1,6 @@
 import pytest
 
-from serving.content_types import negotiate, parse_content_type, preferred
+from serving.codecs.content_types import negotiate, parse_content_type, preferred
 from serving.errors import NotAcceptable
 
 SUPPORTED = ("application/json", "text/csv", "application/jsonlines", "application/x-npy")

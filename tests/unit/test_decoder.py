@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from serving.content_types import MediaType
-from serving.decoder import decode
+from serving.codecs.content_types import MediaType
+from serving.codecs.decoder import decode
 from serving.errors import BadRequest, UnsupportedMediaType
 
 CSV = MediaType("text/csv")

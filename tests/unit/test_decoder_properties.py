@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from serving.content_types import CSV, JSON, JSONLINES, NPY, MediaType
-from serving.decoder import decode
-from serving.encoder import encode_csv, encode_json, encode_jsonlines, encode_npy
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, MediaType
+from serving.codecs.decoder import decode
+from serving.codecs.encoder import encode_csv, encode_json, encode_jsonlines, encode_npy
 from serving.errors import BadRequest, UnsupportedMediaType
 
 # A body that is only a UTF-8 byte-order mark makes np.loadtxt warn "input contained no data"

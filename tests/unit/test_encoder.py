@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from serving.encoder import encode
+from serving.codecs.encoder import encode
 from serving.errors import NotAcceptable
 
 

@@ -12,7 +12,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from serving import fast_paths
+from serving.inference import fast_paths
 from tests.support import features
 
 X = features(400, seed=3)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from serving import memory
+from serving.models import memory
 
 
 def test_reading_is_consistent() -> None:

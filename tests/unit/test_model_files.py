@@ -4,7 +4,7 @@ import joblib
 import pytest
 
 from serving.errors import ModelLoadError
-from serving.model_files import default_model_fn, find_model_file
+from serving.models.files import default_model_fn, find_model_file
 
 
 def test_prefers_model_joblib(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from serving import memory
+from serving.models import memory
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 import os
 from pathlib import Path
 
-from serving.registry import Entry, Registry
+from serving.models.record import Entry, Record
 
 
 def test_changes_are_seen_by_another_reader(tmp_path: Path) -> None:
-    writer, reader = Registry(tmp_path), Registry(tmp_path)
+    writer, reader = Record(tmp_path), Record(tmp_path)
     assert reader.entries() == {}
     with writer.transaction() as models:
         models["a"] = Entry("a", "/opt/ml/models/a/model", "/x", 10)
@@ -16,7 +16,7 @@ def test_changes_are_seen_by_another_reader(tmp_path: Path) -> None:
 
 
 def test_holdings_of_live_workers_only(tmp_path: Path) -> None:
-    registry = Registry(tmp_path)
+    registry = Record(tmp_path)
     registry.publish_holdings(os.getpid(), {"a"})
     registry.publish_holdings(999_999_999, {"a"})  # no such process
     assert registry.holders("a") == [os.getpid()]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from serving.content_types import CSV, JSON, JSONLINES, NPY, MediaType
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, MediaType
 from serving.errors import BadRequest, UnsupportedMediaType
 
 Decoder = Callable[[bytes, MediaType], np.ndarray]
@@ -63,11 +63,11 @@ def decode_csv(body: bytes, media_type: MediaType) -> np.ndarray:
             comments=None,
         )
     except ValueError:
-        raise BadRequest(_csv_problem(text)) from None
+        raise _csv_problem(text) from None
     # loadtxt skips blank lines; a batch transform needs one answer per input line,
     # so a blank line in the middle is an error, not something to drop silently.
     if rows.shape[0] != text.count("\n") + 1:
-        raise BadRequest(_csv_problem(text))
+        raise _csv_problem(text)
     return rows
 
 
@@ -82,25 +82,42 @@ def _is_csv_number(cell: str) -> bool:
     return "\n" not in cell
 
 
-def _csv_problem(text: str) -> str:
-    """Find the first bad cell and say what is wrong with it, 1-based."""
-    width = None
+def _csv_rows(text: str) -> Iterator[list[str]]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
-            return f"CSV row {number} is empty; send one record per line with no blank lines"
+            raise BadRequest(f"CSV row {number} is empty; send one record per line with no blank lines")
         try:
-            cells = next(csv.reader([line.rstrip("\r")]))
+            yield next(csv.reader([line.rstrip("\r")]))
         except csv.Error as exc:
-            return f"CSV row {number} cannot be parsed: {exc}"
+            raise BadRequest(f"CSV row {number} cannot be parsed: {exc}") from None
+
+
+def _csv_cell_problem(cell: str, row: int) -> str | None:
+    if _is_csv_number(cell):
+        return None
+    hint = " (CSV input must be numbers only, with no header row)" if row == 1 else ""
+    return f"{cell[:50]!r} is not a number{hint}"
+
+
+def _first_problem(
+    rows: Iterable[list[Any]], source: str, unit: str, cell_problem: Callable[[Any, int], str | None]
+) -> BadRequest:
+    """The first row or cell that is not a number in a rectangle, named 1-based."""
+    width = None
+    for number, cells in enumerate(rows, start=1):
         if width is None:
             width = len(cells)
         elif len(cells) != width:
-            return f"CSV row {number} has {len(cells)} columns, but row 1 has {width}"
+            return BadRequest(f"{source} row {number} has {len(cells)} {unit}, but row 1 has {width}")
         for column, cell in enumerate(cells, start=1):
-            if not _is_csv_number(cell):
-                hint = " (CSV input must be numbers only, with no header row)" if number == 1 else ""
-                return f"CSV row {number}, column {column}: {cell[:50]!r} is not a number{hint}"
-    return "the CSV body could not be parsed as rows of numbers"
+            problem = cell_problem(cell, number)
+            if problem is not None:
+                return BadRequest(f"{source} row {number}, column {column}: {problem}")
+    return BadRequest(f"the {source} input could not be read as rows of numbers")
+
+
+def _csv_problem(text: str) -> BadRequest:
+    return _first_problem(_csv_rows(text), "CSV", "columns", _csv_cell_problem)
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -155,30 +172,31 @@ def rows_to_array(rows: list[Any], source: str) -> np.ndarray:
     try:
         array = np.asarray(rows, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
-        raise BadRequest(_rows_problem(rows, source)) from None
+        raise _rows_problem(rows, source) from None
     if array.ndim != 2:
-        raise BadRequest(_rows_problem(rows, source))
+        raise _rows_problem(rows, source)
     if array.shape[1] == 0:
         raise BadRequest(f"the {source} rows have no values")
     return array
 
 
-def _rows_problem(rows: list[Any], source: str) -> str:
-    width = None
+def _json_rows(rows: list[Any], source: str) -> Iterator[list[Any]]:
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, list):
-            return f"{source} row {number} is a {type(row).__name__}, expected a list of numbers"
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            return f"{source} row {number} has {len(row)} values, but row 1 has {width}"
-        for column, value in enumerate(row, start=1):
-            if not _is_number(value):
-                shown = json.dumps(value)[:50]
-                return f"{source} row {number}, column {column}: {shown} is not a number"
-            if isinstance(value, int) and not _fits_float(value):
-                return f"{source} row {number}, column {column}: the number is too large"
-    return f"the {source} input could not be read as rows of numbers"
+            raise BadRequest(f"{source} row {number} is a {type(row).__name__}, expected a list of numbers")
+        yield row
+
+
+def _json_cell_problem(value: Any, _row: int) -> str | None:
+    if not _is_number(value):
+        return f"{json.dumps(value)[:50]} is not a number"
+    if isinstance(value, int) and not _fits_float(value):
+        return "the number is too large"
+    return None
+
+
+def _rows_problem(rows: list[Any], source: str) -> BadRequest:
+    return _first_problem(_json_rows(rows, source), source, "values", _json_cell_problem)
 
 
 def decode_json(body: bytes, media_type: MediaType) -> np.ndarray:

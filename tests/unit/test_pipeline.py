@@ -6,12 +6,13 @@ import pytest
 
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError, NotAcceptable, UnsupportedMediaType
-from serving.handler import ModelHandler, Request
+from serving.inference.pipeline import ModelHandler, Request
+from serving.models import lifecycle
 from tests.support import features, write_classifier, write_regressor
 
 
 def load(model_dir: Path) -> ModelHandler:
-    return ModelHandler.load("m", model_dir, model_dir / "code", Settings.from_env({}))
+    return lifecycle.load("m", model_dir, Settings.from_env({}))
 
 
 def test_default_pipeline_matches_in_process_predict(tmp_path: Path) -> None:
@@ -115,3 +116,29 @@ def test_predictions_are_numpy_equal_for_npy(tmp_path: Path) -> None:
     np.save(buf, X)
     response = load(tmp_path).invoke(Request(buf.getvalue(), "application/x-npy", "application/x-npy"))
     np.testing.assert_array_equal(np.load(io.BytesIO(response.body)), model.predict(X))
+
+
+def test_hooks_see_custom_attributes_in_any_header_spelling(tmp_path: Path) -> None:
+    """multi-model-server hands header names over lower-cased, Flask in the client's case."""
+    write_regressor(tmp_path)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "def predict_fn(data, model, context):\n"
+        "    return [context.custom_attributes, context.request_headers.get('X-Trace')]\n"
+    )
+    handler = load(tmp_path)
+    for spelling in ("x-amzn-sagemaker-custom-attributes", "X-Amzn-SageMaker-Custom-Attributes"):
+        request = Request(b"1,2,3,4,5,6", "text/csv", None, {spelling: "a=1", "x-trace": "t"})
+        assert json.loads(handler.invoke(request).body) == ["a=1", "t"]
+
+
+def test_hooks_are_resolved_once_at_load(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "def predict_fn(data, model):\n    return ['loaded']\n"
+    )
+    handler = load(tmp_path)
+    assert handler.user_module is not None
+    handler.user_module.predict_fn = lambda data, model: ["replaced"]
+    assert json.loads(handler.invoke(Request(b"1,2,3,4,5,6", "text/csv", None)).body) == ["loaded"]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from serving.errors import ModelLoadError
-from serving.user_module import adapt, load_module, user_hooks
+from serving.inference.hooks import adapt, load_module, user_hooks
 
 
 def write(code_dir: Path, text: str, name: str = "inference.py") -> Path:

@@ -17,15 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from serving import memory, requirements
 from serving.config import Settings
-from serving.errors import InferenceError, InsufficientMemory, ModelLoadError, ModelNotReady, status_of
-from serving.handler import ModelHandler, Request
+from serving.errors import (
+    InferenceError,
+    InsufficientMemory,
+    ModelLoadError,
+    ModelNotReady,
+    PayloadTooLarge,
+    describe,
+)
+from serving.inference.pipeline import CUSTOM_ATTRIBUTES, ModelHandler, Request
+from serving.models import lifecycle
 
 log = logging.getLogger(__name__)
 
-CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
-# Where `serve` (mms_engine) looks for requests in flight before it stops the server.
+# Where `serve` (mms.engine) looks for requests in flight before it stops the server.
 IN_FLIGHT_ENV = "SAGEMAKER_MMS_IN_FLIGHT_DIR"
 
 
@@ -46,42 +52,46 @@ def in_flight() -> Iterator[None]:
             os.unlink(marker)
 
 
+def _headers(properties: dict[Any, Any]) -> Iterator[tuple[str, str]]:
+    """The request's headers; multi-model-server also lists each body part's own
+    headers there, as a dict under the part's name, which no client sent."""
+    for key, value in properties.items():
+        if isinstance(value, (str, bytes, bytearray)):
+            yield _text(key), _text(value)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 class HandlerService:
     def __init__(self) -> None:
+        self.settings = Settings.from_env()
         self.handler: ModelHandler | None = None
         self.load_error: InferenceError | None = None
         self.initialized = False
 
     def initialize(self, context: Any) -> None:
-        settings = Settings.from_env()
-        model_dir = Path(context.system_properties["model_dir"])
-        own_code = model_dir / "code"
-        code_dir = own_code if (own_code / settings.program).is_file() else settings.code_dir
+        settings = self.settings
         # multi-model-server has already answered the load request by the time this
         # runs, so a failure can only reach clients through the invocations that
         # follow: 507 when the model would not fit (SageMaker then unloads others),
         # 503 with the loader's message when it cannot be loaded at all.
-        reading = memory.read(settings.memory_headroom_mb)
-        needed = memory.model_footprint(model_dir)
-        if not reading.fits(needed):
-            self.load_error = InsufficientMemory(
-                f"loading needs about {needed // 2**20 + 1} MB and {reading.describe()}; unload a model first"
+        try:
+            # One request at a time per multi-model-server worker: nothing to batch.
+            self.handler = lifecycle.load(
+                context.model_name,
+                Path(context.system_properties["model_dir"]),
+                settings,
+                batching=False,
+                make_room=lambda needed: lifecycle.check_room(needed, settings),
             )
-        else:
-            try:
-                requirements.install(code_dir, settings.requirements_timeout)
-                # One request at a time per multi-model-server worker: nothing to batch.
-                self.handler = ModelHandler.load(
-                    context.model_name, model_dir, code_dir, settings, batching=False
-                )
-            except ModelLoadError as exc:
-                self.load_error = ModelNotReady(f"the model failed to load: {exc}")
-            except MemoryError:
-                self.load_error = InsufficientMemory("out of memory while loading the model")
+        except ModelLoadError as exc:
+            self.load_error = ModelNotReady(f"the model failed to load: {exc}")
+        except InsufficientMemory as exc:
+            self.load_error = exc
+        except InferenceError as exc:
+            self.load_error = ModelNotReady(f"the model failed to load: {exc.message}")
         if self.load_error is not None:
             log.error("model %s failed to load: %s", context.model_name, self.load_error.message)
         self.initialized = True
@@ -96,24 +106,23 @@ class HandlerService:
         answers = []
         for index, item in enumerate(data):
             properties = context.request_processor[index].get_request_properties() or {}
-            headers = {_text(key).lower(): _text(value) for key, value in properties.items()}
             body = item.get("body") or item.get("data") or b""
             if isinstance(body, str):
                 body = body.encode()
-            request = Request(bytes(body), headers.get("content-type"), headers.get("accept"), headers)
-            if CUSTOM_ATTRIBUTES in headers:
-                context.set_response_header(
-                    index, "X-Amzn-SageMaker-Custom-Attributes", headers[CUSTOM_ATTRIBUTES]
-                )
+            request = Request.of(bytes(body), _headers(properties))
+            attributes = request.headers.get(CUSTOM_ATTRIBUTES)
+            if attributes is not None:
+                context.set_response_header(index, CUSTOM_ATTRIBUTES, attributes)
             try:
                 if self.load_error is not None:
                     raise self.load_error
+                limit = self.settings.max_payload_bytes
+                if len(request.body) > limit:
+                    raise PayloadTooLarge.over(limit)
                 assert self.handler is not None
                 response = self.handler.invoke(request)
             except Exception as exc:
-                status = status_of(exc)
-                error = exc.error if isinstance(exc, InferenceError) else "ModelError"
-                message = exc.message if isinstance(exc, InferenceError) else f"{type(exc).__name__}: {exc}"
+                status, error, message = describe(exc)
                 if status >= 500:
                     log.exception("request failed")
                 context.set_response_status(code=status, phrase=error, idx=index)

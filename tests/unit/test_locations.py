@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 
 from serving.errors import BadRequest, NotFound
-from serving.model_store import ModelStore, archives_in, check_name
+from serving.models.locations import ModelLocations, archives_in, check_name
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> tuple[ModelStore, Path]:
+def tree(tmp_path: Path) -> tuple[ModelLocations, Path]:
     models = tmp_path / "models"
     (models / "alpha" / "model").mkdir(parents=True)
     (models / "alpha" / "model" / "model.joblib").write_bytes(b"x")
@@ -23,7 +23,7 @@ def tree(tmp_path: Path) -> tuple[ModelStore, Path]:
     secret.mkdir()
     (secret / "model.joblib").write_bytes(b"not yours")
     (models / "escape").symlink_to(secret)
-    return ModelStore([models], tmp_path / "unpacked"), models
+    return ModelLocations([models], tmp_path / "unpacked"), models
 
 
 def test_mme_layout_resolves_to_the_model_dir(tree) -> None:
@@ -54,7 +54,8 @@ def test_symlink_out_of_the_root_is_refused(tree) -> None:
     with pytest.raises(BadRequest) as err:
         store.resolve_target("escape")
     assert "outside" in err.value.message
-    with pytest.raises(BadRequest):
+    # A load url is refused as multi-model-server refuses one it cannot serve: 404.
+    with pytest.raises(NotFound):
         store.resolve_url(str(models / "escape"))
 
 
@@ -66,10 +67,21 @@ def test_unknown_target_and_url_are_404(tree) -> None:
         store.resolve_url(str(models / "nowhere"))
 
 
-def test_url_outside_the_roots_is_refused(tree, tmp_path: Path) -> None:
-    store, _ = tree
-    with pytest.raises(BadRequest):
+def test_url_outside_the_roots_is_refused_as_not_found(tree, tmp_path: Path) -> None:
+    store, models = tree
+    with pytest.raises(NotFound) as err:
         store.resolve_url(str(tmp_path / "secret"))
+    assert "outside the model directories" in err.value.message
+    with pytest.raises(NotFound) as err:
+        store.resolve_url(f"{models}/../secret")
+    assert err.value.message.startswith("Relative path is not allowed in url")
+
+
+def test_missing_url_is_worded_as_multi_model_server_words_it(tree) -> None:
+    store, models = tree
+    with pytest.raises(NotFound) as err:
+        store.resolve_url(f"{models}/nowhere")
+    assert err.value.message == f"Model not found in model store: {models}/nowhere"
 
 
 def test_archive_with_traversal_is_refused(tmp_path: Path) -> None:
@@ -80,7 +92,7 @@ def test_archive_with_traversal_is_refused(tmp_path: Path) -> None:
     with tarfile.open(models / "evil.tar.gz", "w:gz") as tar:
         tar.add(evil, arcname="../../evil.txt")
     with pytest.raises(BadRequest) as err:
-        ModelStore([models], tmp_path / "unpacked").resolve_target("evil.tar.gz")
+        ModelLocations([models], tmp_path / "unpacked").resolve_target("evil.tar.gz")
     assert "unsafe path" in err.value.message
     assert not (tmp_path / "evil.txt.copy").exists()
 

@@ -13,13 +13,11 @@ from typing import Any
 
 import joblib
 
+from serving.config import DEFAULT_SKOPS_TRUSTED
 from serving.errors import ModelLoadError
 
 PREFERRED = ("model.skops", "model.joblib")
 SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops")
-# Types a .skops file may contain without being named one by one: the libraries the
-# model is made of. A prefix ends with "."; anything else must match a type exactly.
-DEFAULT_SKOPS_TRUSTED = ("sklearn.", "numpy.", "scipy.")
 
 
 def find_model_file(model_dir: Path) -> Path:

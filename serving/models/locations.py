@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
-from serving.errors import BadRequest, NotFound
-from serving.model_files import SUFFIXES
+from serving.errors import BadRequest, InferenceError, NotFound
+from serving.models.files import SUFFIXES
 
 MAX_NAME_LENGTH = 1024  # InvokeEndpoint's TargetModel limit
 MAX_PART_BYTES = 255  # the longest file name Linux file systems take
@@ -72,7 +72,7 @@ def model_root_of(directory: Path) -> Path:
     return directory
 
 
-class ModelStore:
+class ModelLocations:
     def __init__(self, roots: list[Path], unpack_dir: Path) -> None:
         self.roots = [root for root in roots]
         self.unpack_dir = unpack_dir
@@ -80,23 +80,28 @@ class ModelStore:
     def _real_roots(self) -> list[Path]:
         return [Path(os.path.realpath(root)) for root in self.roots if root.exists()]
 
-    def _contained(self, candidate: Path, what: str, shown: str) -> Path:
+    def _contained(
+        self, candidate: Path, what: str, shown: str, refusal: type[InferenceError] = BadRequest
+    ) -> Path:
         real = Path(os.path.realpath(candidate))
         if not any(_inside(real, root) for root in self._real_roots()):
-            raise BadRequest(f"{what} {shown[:100]!r} points outside the model directories")
+            raise refusal(f"{what} {shown[:100]!r} points outside the model directories")
         return real
 
     def resolve_url(self, url: str) -> Path:
-        """The directory of a `POST /models` URL: an absolute path under a model root."""
+        """The directory of a `POST /models` URL: a path under a model root.
+
+        Refusals are 404s worded as multi-model-server words them.
+        """
         check_parts(unquote(url), "url")
         path = Path(unquote(url))
+        if ".." in path.parts:
+            raise NotFound(f"Relative path is not allowed in url: {url[:200]}")
         if not path.is_absolute():
             path = self.roots[0] / check_name(url, "url")
-        elif ".." in path.parts:
-            raise BadRequest(f"url {url[:100]!r} must not contain '..'")
-        real = self._contained(path, "url", url)
+        real = self._contained(path, "url", url, NotFound)
         if not real.exists():
-            raise NotFound(f"url {url[:200]!r} does not exist")
+            raise NotFound(f"Model not found in model store: {url[:200]}")
         return self._materialize(real)
 
     def resolve_target(self, target: str) -> Path:
@@ -141,7 +146,11 @@ class ModelStore:
 
 
 def safe_extract(archive: Path, destination: Path) -> None:
-    """Regular files and directories only, every one inside destination."""
+    """Regular files and directories only, every one inside destination.
+
+    Written out rather than `tarfile`'s extraction filters: the image's Debian Python is
+    3.11.2, and the filters arrived in 3.11.4.
+    """
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.content_types import CSV, JSON, JSONLINES, NPY
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY
 from serving.errors import NotAcceptable
 
 Encoder = Callable[[Any], bytes]

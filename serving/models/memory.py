@@ -55,30 +55,28 @@ def _meminfo() -> dict[str, int]:
     return info
 
 
-def _cgroup_limit_and_usage() -> tuple[int, int] | None:
-    v2_limit = _read_int(CGROUP / "memory.max")
-    if v2_limit is not None:
-        current = _read_int(CGROUP / "memory.current") or 0
+def _cgroup_reading() -> tuple[int | None, int] | None:
+    """(limit or None, working set) of this cgroup, v2 or v1; None outside one.
+
+    The working set leaves out page cache the kernel can drop.
+    """
+    current = _read_int(CGROUP / "memory.current")
+    if current is not None:
         inactive = _stat(CGROUP / "memory.stat").get("inactive_file", 0)
-        return v2_limit, max(current - inactive, 0)
+        return _read_int(CGROUP / "memory.max"), max(current - inactive, 0)
     v1 = CGROUP / "memory"
-    v1_limit = _read_int(v1 / "memory.limit_in_bytes")
-    if v1_limit is not None and v1_limit < _UNLIMITED:
-        usage = _read_int(v1 / "memory.usage_in_bytes") or 0
+    usage = _read_int(v1 / "memory.usage_in_bytes")
+    if usage is not None:
+        limit = _read_int(v1 / "memory.limit_in_bytes")
         inactive = _stat(v1 / "memory.stat").get("total_inactive_file", 0)
-        return v1_limit, max(usage - inactive, 0)
+        return (limit if limit is not None and limit < _UNLIMITED else None), max(usage - inactive, 0)
     return None
 
 
 def working_set() -> int | None:
-    """This cgroup's own memory in use (page cache that can be dropped excluded), limit or not."""
-    current = _read_int(CGROUP / "memory.current")
-    if current is not None:
-        return max(current - _stat(CGROUP / "memory.stat").get("inactive_file", 0), 0)
-    usage = _read_int(CGROUP / "memory" / "memory.usage_in_bytes")
-    if usage is not None:
-        return max(usage - _stat(CGROUP / "memory" / "memory.stat").get("total_inactive_file", 0), 0)
-    return None
+    """This cgroup's own memory in use, limit or not."""
+    reading = _cgroup_reading()
+    return reading[1] if reading is not None else None
 
 
 @dataclass(frozen=True)
@@ -108,12 +106,13 @@ class MemoryReading:
 
 def read(headroom_mb: int | None = None) -> MemoryReading:
     """The current reading; headroom defaults to 10 % of the limit, at least 128 MB."""
-    measured = _cgroup_limit_and_usage()
-    if measured is None:
+    measured = _cgroup_reading()
+    if measured is not None and measured[0] is not None:
+        limit, used = measured[0], measured[1]
+    else:
         info = _meminfo()
-        total = info.get("MemTotal", 0)
-        measured = (total, total - info.get("MemAvailable", total))
-    limit, used = measured
+        limit = info.get("MemTotal", 0)
+        used = limit - info.get("MemAvailable", limit)
     mb = 1024 * 1024
     headroom = max(limit // 10, 128 * mb) if headroom_mb is None else headroom_mb * mb
     return MemoryReading(limit=limit, used=used, headroom=headroom)

@@ -35,14 +35,6 @@ class _Item:
     error: BaseException | None = None
 
 
-@dataclass
-class BatchStats:
-    batches: int = 0
-    rows: int = 0
-    requests: int = 0
-    largest: int = 0
-
-
 class Batcher:
     def __init__(
         self,
@@ -58,7 +50,6 @@ class Batcher:
         self._lock = threading.Lock()
         self._pending: list[_Item] = []
         self._running = False
-        self.stats = BatchStats()
 
     def predict(self, rows: np.ndarray) -> Any:
         item = _Item(rows)
@@ -116,11 +107,7 @@ class Batcher:
                 self._running = False
 
     def _run(self, batch: list[_Item]) -> None:
-        self.stats.batches += 1
-        self.stats.requests += len(batch)
         rows = sum(item.rows.shape[0] for item in batch)
-        self.stats.rows += rows
-        self.stats.largest = max(self.stats.largest, len(batch))
         if self._on_batch is not None:
             self._on_batch(len(batch))
         if len(batch) == 1:

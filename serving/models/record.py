@@ -25,7 +25,7 @@ class Entry:
     footprint: int
 
 
-class Registry:
+class Record:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)

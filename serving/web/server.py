@@ -21,19 +21,17 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from serving import http_errors, logs, metrics
-from serving.app import create_app
-from serving.config import Settings
-from serving.model_store import ModelStore
-from serving.multi_model import ModelPool
-from serving.registry import Registry
-from serving.startup import ModelState
+from serving import logs, metrics
+from serving.config import Settings, shared_dir
+from serving.models.modes import build_mode
+from serving.web import gunicorn_errors
+from serving.web.app import create_app
 
 log = logging.getLogger(__name__)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
+    return {
         "bind": [f"0.0.0.0:{settings.port}"],
         "workers": settings.workers,
         "worker_class": "gthread",
@@ -52,11 +50,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "proc_name": "serve",
         # Nothing but SageMaker's HTTP contract is exposed; no runtime control channel.
         "control_socket_disable": True,
-    }
-    if os.path.isdir("/dev/shm"):
         # Heartbeat files on tmpfs: a slow disk must not make gunicorn think a worker hung.
-        options["worker_tmp_dir"] = "/dev/shm"
-    return options
+        "worker_tmp_dir": shared_dir(),
+    }
 
 
 class Server(BaseApplication):  # type: ignore[misc]
@@ -71,18 +67,9 @@ class Server(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         # Runs in each worker after the fork, so loader and watcher threads exist only
         # in workers: every worker loads its models before it says healthy.
-        settings = self.settings
-        assert settings.state_dir is not None
-        http_errors.install()
+        gunicorn_errors.install()
         metrics.get()  # made before any request or loader thread can race to make it
-        store = ModelStore([settings.models_dir, settings.model_dir], settings.state_dir / "unpacked")
-        if settings.multi_model:
-            pool = ModelPool(settings, store, Registry(settings.state_dir / "registry"))
-            pool.start_watcher()
-            return create_app(settings, pool)
-        state = ModelState()
-        state.start_loading(settings)
-        return create_app(settings, ModelPool(settings, store), state)
+        return create_app(self.settings, build_mode(self.settings))
 
 
 # Imported once in the arbiter so that workers start with them loaded (shared pages,
@@ -110,8 +97,7 @@ def run(settings: Settings) -> None:
     preload_modules()
     # Shared by the workers: the loaded-model record and unpacked archives. On tmpfs
     # where there is one; it belongs to this server and goes with it.
-    parent = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=parent))
+    state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=shared_dir()))
     settings = dataclasses.replace(settings, state_dir=state_dir)
     metrics.prepare(state_dir / "metrics")
     log.info(

@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from serving.config import Settings
-from serving.mms_handler import IN_FLIGHT_ENV
+from serving.config import Settings, shared_dir
+from serving.mms.handler import IN_FLIGHT_ENV
 
 log = logging.getLogger(__name__)
 
-HANDLER_SERVICE = "serving.mms_handler"
+HANDLER_SERVICE = "serving.mms.handler"
 
 START = (
     "from sagemaker_inference import model_server\n"
@@ -37,7 +37,10 @@ def toolkit_environment(settings: Settings) -> dict[str, str]:
     # The toolkit compares against the exact string "true".
     env["SAGEMAKER_MULTI_MODEL"] = "true" if settings.multi_model else "false"
     env["SAGEMAKER_BIND_TO_PORT"] = str(settings.port)
-    env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(settings.max_payload_mb)
+    # multi-model-server's front end answers an oversized body with an empty 413 of its
+    # own; let it pass bodies up to twice our limit, so the handler refuses them with the
+    # same JSON 413 as our engine (past that, the front end's answer stands).
+    env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(2 * settings.max_payload_mb)
     # SAGEMAKER_MODEL_SERVER_TIMEOUT is read as minutes by multi-model-server; the
     # seconds variant says what our engine means by it.
     env.setdefault("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", str(settings.timeout))
@@ -95,8 +98,7 @@ def stop_group(pgid: int, grace_s: float) -> None:
 
 
 def run(settings: Settings) -> int:
-    parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    in_flight = Path(tempfile.mkdtemp(prefix="mms-in-flight-", dir=parent))
+    in_flight = Path(tempfile.mkdtemp(prefix="mms-in-flight-", dir=shared_dir()))
     env = toolkit_environment(settings) | {IN_FLIGHT_ENV: str(in_flight)}
     child = subprocess.Popen([sys.executable, "-c", START], env=env, start_new_session=True)
     stopping = False

@@ -1,0 +1,210 @@
+"""One loaded model's request pipeline: decode → predict → encode.
+
+As in the Transformer of AWS's inference toolkit, each step is the user's hook where
+the script defines one and the built-in one where it does not. The steps are chosen
+once, when the model is loaded; a request only runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from werkzeug.datastructures import Headers
+
+from serving import metrics
+from serving.codecs import content_types, decoder, encoder
+from serving.codecs.content_types import MediaType
+from serving.config import Settings
+from serving.errors import BadRequest
+from serving.inference import fast_paths
+from serving.inference.batching import Batcher
+from serving.inference.hooks import Hook
+
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+@dataclass(frozen=True)
+class Request:
+    body: bytes
+    content_type: str | None
+    accept: str | None
+    # Looked up without regard to case: each engine hands header names over in its own spelling.
+    headers: Mapping[str, str] = field(default_factory=Headers)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(list(self.headers.items())))
+
+    @classmethod
+    def of(cls, body: bytes, headers: Iterable[tuple[str, str]]) -> Request:
+        folded = Headers(list(headers))
+        return cls(body, folded.get("Content-Type"), folded.get("Accept"), folded)
+
+
+@dataclass(frozen=True)
+class Response:
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a hook declared with a `context` argument receives."""
+
+    model_name: str
+    model_dir: str
+    request_headers: Mapping[str, str] = field(default_factory=Headers)
+
+    @property
+    def custom_attributes(self) -> str | None:
+        return self.request_headers.get(CUSTOM_ATTRIBUTES)
+
+
+def default_predict_fn(data: Any, model: Any, predict: Callable[[Any], Any] | None = None) -> Any:
+    predict = predict or getattr(model, "predict", None)
+    if predict is None:
+        raise TypeError(f"the model ({type(model).__name__}) has no predict method: define predict_fn")
+    try:
+        return predict(data)
+    except (ValueError, TypeError) as exc:
+        # scikit-learn reports bad input (feature count, NaN, dtype) as ValueError.
+        raise BadRequest(f"the model rejected the input: {exc}") from exc
+
+
+# Estimators whose prediction for a row does not depend on the other rows of the call,
+# to the last bit: trees add up per-row leaf values. Linear models are left out: BLAS
+# computes one row and many rows with different kernels, and the answers can differ in
+# the last bit, so batching them would break "the same answer as alone".
+ROWWISE_EXACT_MODULES = ("sklearn.ensemble", "sklearn.tree")
+
+
+def rowwise_exact(model: Any) -> bool:
+    return type(model).__module__.startswith(ROWWISE_EXACT_MODULES)
+
+
+def _observe_batch(requests: int) -> None:
+    metrics.get().batch_size.observe(requests)
+
+
+def _check_features(data: Any, model: Any) -> None:
+    expected = getattr(model, "n_features_in_", None)
+    if (
+        isinstance(data, np.ndarray)
+        and data.ndim == 2
+        and isinstance(expected, int)
+        and data.shape[1] != expected
+    ):
+        rows = data.shape[0]
+        raise BadRequest(
+            f"each row must have {expected} features, got {data.shape[1]} "
+            f"(in {rows} row{'s' if rows != 1 else ''})"
+        )
+
+
+def _hook_response(result: Any, accept: str) -> Response:
+    """A hook may return the body, or (body, content_type)."""
+    content_type = accept
+    if isinstance(result, tuple) and len(result) == 2:
+        result, content_type = result
+    if isinstance(result, str):
+        result = result.encode()
+    elif not isinstance(result, (bytes, bytearray, memoryview)):
+        # A hook that returns an array or list gets the built-in encoding for accept.
+        result = encoder.encode(result, content_type)
+    return Response(bytes(result), content_type)
+
+
+class ModelHandler:
+    """A loaded model and the three steps that serve it."""
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path,
+        model: Any,
+        hooks: dict[str, Hook],
+        settings: Settings,
+        user_module: ModuleType | None = None,
+        batching: bool = True,
+    ) -> None:
+        self.name = name
+        self.model_dir = model_dir
+        self.model = model
+        self.user_module = user_module
+        self.default_accept = settings.default_accept
+        # As in AWS's toolkit, user hooks get text bodies as str.
+        self._text_bodies = bool(hooks.keys() & {"input_fn", "transform_fn"})
+        self._transform_fn = hooks.get("transform_fn")
+        self._input_fn = hooks.get("input_fn")
+        self._predict_fn = hooks.get("predict_fn")
+        self._output_fn = hooks.get("output_fn")
+        # With the user's predict_fn or transform_fn in charge, the model may not even
+        # have a predict method.
+        uses_default = not hooks.keys() & {"predict_fn", "transform_fn"} and hasattr(model, "predict")
+        self.predict = fast_paths.predictor(model) if uses_default else None
+        self.batcher = self._batcher(settings) if batching and settings.batching else None
+
+    def _batcher(self, settings: Settings) -> Batcher | None:
+        max_delay_s = settings.batch_max_delay_ms / 1000
+        if self._predict_fn is not None:
+            # A user's predict_fn may not be row-wise: batch it only when the script says so.
+            if not getattr(self.user_module, "BATCHABLE_PREDICT_FN", False):
+                return None
+            predict_fn, context = self._predict_fn, self._context(Headers())
+            batch_predict = lambda rows: predict_fn(rows, self.model, context)  # noqa: E731
+        elif rowwise_exact(self.model):
+            batch_predict = lambda rows: default_predict_fn(rows, self.model, self.predict)  # noqa: E731
+        else:
+            return None
+        return Batcher(batch_predict, settings.batch_max_rows, max_delay_s, _observe_batch)
+
+    def _context(self, headers: Mapping[str, str]) -> Context:
+        return Context(self.name, str(self.model_dir), headers)
+
+    def _body(self, request: Request, media_type: MediaType) -> bytes | str:
+        if self._text_bodies and media_type.is_text:
+            return decoder.decode_text(request.body, media_type)
+        return request.body
+
+    # --- the three steps ---------------------------------------------------------------
+
+    def _decode(self, request: Request, media_type: MediaType, context: Context) -> Any:
+        if self._input_fn is not None:
+            return self._input_fn(self._body(request, media_type), media_type.type, context)
+        data = decoder.decode(request.body, media_type)
+        _check_features(data, self.model)
+        return data
+
+    def _predict(self, data: Any, context: Context) -> Any:
+        if self.batcher is not None and isinstance(data, np.ndarray) and data.ndim == 2:
+            return self.batcher.predict(data)
+        if self._predict_fn is not None:
+            return self._predict_fn(data, self.model, context)
+        return default_predict_fn(data, self.model, self.predict)
+
+    def _encode(self, prediction: Any, accept_header: str | None, context: Context) -> Response:
+        if self._output_fn is not None:
+            accept = content_types.preferred(accept_header, self.default_accept)
+            return _hook_response(self._output_fn(prediction, accept, context), accept)
+        accept = content_types.negotiate(accept_header, encoder.SUPPORTED, self.default_accept)
+        return Response(encoder.encode(prediction, accept), accept)
+
+    def invoke(self, request: Request) -> Response:
+        if self._transform_fn is not None:
+            return self._transform(request)
+        media_type = content_types.parse_content_type(request.content_type)
+        context = self._context(request.headers)
+        data = self._decode(request, media_type, context)
+        return self._encode(self._predict(data, context), request.accept, context)
+
+    def _transform(self, request: Request) -> Response:
+        media_type = content_types.parse_content_type(request.content_type)
+        accept = content_types.preferred(request.accept, self.default_accept)
+        body = self._body(request, media_type)
+        result = self._transform_fn(self.model, body, media_type.type, accept, self._context(request.headers))
+        return _hook_response(result, accept)

@@ -1,0 +1,1 @@
+"""The second engine: AWS's multi-model-server, with our pipeline as its handler service."""

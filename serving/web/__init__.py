@@ -1,0 +1,1 @@
+"""Our engine: the Flask routes of the SageMaker contracts, run under gunicorn."""

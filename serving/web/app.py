@@ -1,0 +1,135 @@
+"""The HTTP routes of the SageMaker serving contracts, as a Flask app.
+
+Routes only translate between HTTP and the models: the request is read, handed to a
+model's pipeline, and its answer or error is written back. Both modes serve /ping,
+/invocations and /execution-parameters from the same routes; the mode object decides
+what each means. Multi-model mode adds the /models API (`models_api`).
+`X-Amzn-SageMaker-Target-Model` on /invocations picks a model in either mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from serving import metrics
+from serving.config import Settings
+from serving.errors import PayloadTooLarge, describe
+from serving.inference.pipeline import CUSTOM_ATTRIBUTES, ModelHandler, Request
+from serving.models.modes import Mode
+from serving.models.multi import MultiModel
+from serving.web import models_api, observability
+from serving.web.observability import TARGET_MODEL
+
+log = logging.getLogger(__name__)
+
+OPENAPI = Path(__file__).resolve().parents[1] / "openapi.json"
+
+
+def error_response(status: int, error: str, message: str) -> Response:
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    return response
+
+
+def _echo_custom_attributes(response: Response) -> Response:
+    value = request.headers.get(CUSTOM_ATTRIBUTES)
+    if value is not None:
+        response.headers[CUSTOM_ATTRIBUTES] = value
+    return response
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, refused with 413 past `limit`, with or without a Content-Length.
+
+    Werkzeug answers 413 for a declared length over the limit, but stops reading a
+    chunked body at the limit without saying so: that would predict on part of it.
+    """
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge.over(limit)
+    return body
+
+
+def invoke(model: ModelHandler) -> Response:
+    body = read_body(current_app.config["MAX_CONTENT_LENGTH"])
+    result = model.invoke(Request.of(body, request.headers.items()))
+    # content_type, not mimetype: Flask would append "; charset=utf-8" to text types,
+    # which breaks the next container of an inference pipeline.
+    return Response(result.body, status=200, content_type=result.content_type)
+
+
+def execution_parameters(settings: Settings, user_module: Any = None) -> dict[str, Any]:
+    custom = getattr(user_module, "execution_parameters_fn", None)
+    if callable(custom):
+        return dict(custom())
+    return {
+        "MaxConcurrentTransforms": settings.max_concurrent_transforms or settings.workers,
+        "BatchStrategy": settings.batch_strategy,
+        "MaxPayloadInMB": settings.max_payload_mb,
+    }
+
+
+def answer_error(exc: Exception) -> Response:
+    status, error, message = describe(exc)
+    if status >= 500:
+        log.error("request failed: %s\n%s", exc, traceback.format_exc())
+    return error_response(status, error, message)
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Response:
+        return answer_error(PayloadTooLarge.over(app.config["MAX_CONTENT_LENGTH"]))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        name = (exc.name or "Error").replace(" ", "")
+        return error_response(exc.code or 500, name, exc.description or name)
+
+    app.register_error_handler(Exception, answer_error)
+
+
+def create_app(settings: Settings, mode: Mode) -> Flask:
+    app = Flask("serving")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+    install_error_handlers(app)
+    observability.install(app)
+    app.after_request(_echo_custom_attributes)
+
+    @app.get("/ping")
+    def ping() -> Response:
+        problem = mode.health()
+        if problem is None:
+            return Response(b"", status=200, content_type="text/plain")
+        return error_response(problem.status, problem.error, problem.message)
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        target = request.headers.get(TARGET_MODEL)
+        return invoke(mode.target(target) if target else mode.default())
+
+    @app.get("/execution-parameters")
+    def execution_parameters_route() -> Response:
+        return jsonify(execution_parameters(settings, mode.user_module))
+
+    @app.get("/metrics")
+    def metrics_route() -> Response:
+        body, content_type = metrics.Metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        # The API description kept in the repository, served as it is.
+        return Response(OPENAPI.read_bytes(), status=200, content_type="application/json")
+
+    if isinstance(mode, MultiModel):
+        models_api.add_routes(app, mode, invoke)
+    return app
