@@ -1,6 +1,8 @@
 # A SageMaker inference and training image for scikit-learn models.
-# Runs as `docker run IMAGE serve` or `docker run IMAGE train`.
-FROM debian:bookworm-slim
+# Runs as `docker run IMAGE serve` or `docker run IMAGE train`. What builds it lives in
+# container/: build-image.sh (the base image, a local wheel cache, then this file) and
+# requirements.py (the image's Python requirements, read from pyproject.toml).
+FROM debian:bookworm-slim AS system
 
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
       com.amazonaws.sagemaker.capabilities.multi-models=true \
@@ -22,12 +24,21 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The requirements list, in a stage of its own: it is rewritten whenever pyproject.toml
+# changes, but the dependency layer below is rebuilt only when the list itself does.
+FROM system AS requirements
+COPY pyproject.toml container/requirements.py /tmp/req/
+RUN python3 /tmp/req/requirements.py /tmp/req/pyproject.toml >/tmp/req/requirements.txt
+
+FROM system
+
 # Dependencies first, in their own layer: code changes do not reinstall them.
 # WHEELS_URL, when given, is a local wheel directory served over HTTP by
-# scripts/build-image.sh: the build then needs no index and no certificates, and no
+# container/build-image.sh: the build then needs no index and no certificates, and no
 # layer keeps a copy of the wheels. Without it, pip uses the package index.
 ARG WHEELS_URL=
-COPY constraints.txt container/requirements.txt /tmp/deps/
+COPY constraints.txt /tmp/deps/
+COPY --from=requirements /tmp/req/requirements.txt /tmp/deps/
 RUN python3 -m venv /opt/venv \
  && pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} \
       -c /tmp/deps/constraints.txt -r /tmp/deps/requirements.txt \

@@ -4,5 +4,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 scripts/setup.sh
-scripts/build-image.sh sklearn-sagemaker:latest
+container/build-image.sh sklearn-sagemaker:latest
 exec .venv/bin/python scripts/demo.py --image sklearn-sagemaker:latest "$@"

@@ -33,4 +33,4 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
-scripts/base-image.sh
+container/base-image.sh

@@ -13,7 +13,7 @@ echo "== ruff"
 .venv/bin/ruff format --check . >/dev/null
 
 echo "== image"
-scripts/build-image.sh sklearn-sagemaker:test
+container/build-image.sh sklearn-sagemaker:test
 
 # A smoke run of the benchmark suite: it must run end to end; speed is not judged here.
 if [ "$#" -eq 0 ]; then

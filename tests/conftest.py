@@ -20,5 +20,5 @@ def image() -> str:
         pytest.fail("the container tests need a running Docker engine")
     tag = os.environ.get("TEST_IMAGE", "sklearn-sagemaker:test")
     if os.environ.get("TEST_IMAGE_PREBUILT") != "1":
-        subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=1800)
+        subprocess.run([str(ROOT / "container" / "build-image.sh"), tag], check=True, timeout=1800)
     return tag

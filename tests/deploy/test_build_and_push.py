@@ -126,7 +126,7 @@ def test_build_failure_is_reported_and_nothing_is_pushed(moto: Moto, tmp_path: P
     assert result.stdout == ""
     assert (
         last_line(result.stderr)
-        == f"build_and_push: build failed: scripts/build-image.sh {name}:not!a-tag (its output is above)"
+        == f"build_and_push: build failed: container/build-image.sh {name}:not!a-tag (its output is above)"
     )
     assert "image: docker build failed" in result.stderr
     assert catalog["repositories"] == []
