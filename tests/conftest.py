@@ -1,14 +1,16 @@
-"""What every test directory shares: the image, built once per session."""
+"""What every test directory shares: the image, built once per session, and one moto server."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from harness.moto import moto_server
 from tests.support import docker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,3 +24,12 @@ def image() -> str:
     if os.environ.get("TEST_IMAGE_PREBUILT") != "1":
         subprocess.run([str(ROOT / "container" / "build-image.sh"), tag], check=True, timeout=1800)
     return tag
+
+
+@pytest.fixture(scope="session")
+def moto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint URL of a moto server shared by the session's tests (its log in the session's
+    temporary directory). Tests that need an empty account reset it (harness.moto.reset)."""
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with moto_server(log=log) as endpoint:
+        yield endpoint

@@ -1,45 +1,31 @@
-"""Helpers the server and container tests share: ports, models, waiting on /ping."""
+"""Helpers the server and container tests share: models, feature arrays, and (from harness)
+ports, request bodies, the docker CLI and waiting on /ping."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import joblib
 import numpy as np
-import requests
+
+from harness.containers import docker
+from harness.net import free_port
+from harness.payloads import csv_rows
+from harness.waiting import wait_for_ping, wait_until
+
+__all__ = [
+    "N_FEATURES",
+    "csv_rows",
+    "docker",
+    "features",
+    "free_port",
+    "wait_for_ping",
+    "wait_until",
+    "write_classifier",
+    "write_regressor",
+]
 
 N_FEATURES = 6
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_ping(
-    url: str, deadline_s: float = 60.0, expect: int = 200, error: str | None = None
-) -> requests.Response:
-    """Poll GET /ping until it answers `expect` (and, if given, that JSON `error`), or fail."""
-    end = time.monotonic() + deadline_s
-    last: str = "no answer"
-    while time.monotonic() < end:
-        try:
-            response = requests.get(f"{url}/ping", timeout=2)
-            if response.status_code == expect and (error is None or response.json().get("error") == error):
-                return response
-            last = f"{response.status_code} {response.text[:300]}"
-        except requests.RequestException as exc:
-            last = repr(exc)
-        time.sleep(0.1)
-    raise AssertionError(f"/ping at {url} did not answer {expect} within {deadline_s} s; last: {last}")
 
 
 def features(rows: int, seed: int = 0) -> np.ndarray:
@@ -66,7 +52,3 @@ def write_classifier(model_dir: Path, labels: list[object]) -> object:
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_dir / "model.joblib")
     return model
-
-
-def csv_rows(rows: np.ndarray) -> str:
-    return "\n".join(",".join(repr(float(v)) for v in row) for row in rows)

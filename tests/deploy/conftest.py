@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ import boto3
 import pytest
 import requests
 
-from tests.moto_server import AWS_ENV, moto_server
+from harness.moto import AWS_ENV, reset
+from harness.processes import background, exited
+from harness.waiting import wait_for_http
 from tests.support import free_port, write_regressor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,16 +93,10 @@ class Moto:
         response.raise_for_status()
 
 
-@pytest.fixture(scope="session")
-def moto_session() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
 def moto(moto_session: str) -> Moto:
     # A fresh account per test: "nothing left after delete" must mean this test's nothing.
-    requests.post(f"{moto_session}/moto-api/reset", timeout=10).raise_for_status()
+    reset(moto_session)
     return Moto(moto_session)
 
 
@@ -123,7 +118,7 @@ class Registry:
 
 
 @contextmanager
-def registry(tmp: Path, readonly: bool = False, deadline_s: float = 30) -> Iterator[Registry]:
+def registry(tmp: Path, readonly: bool = False, deadline_s: float = 120) -> Iterator[Registry]:
     """Debian's docker-registry on a free loopback port, its storage under `tmp`."""
     if not os.access(REGISTRY_BINARY, os.X_OK):
         pytest.fail(f"{REGISTRY_BINARY} is missing: apt-get install docker-registry (scripts/setup.sh does)")
@@ -137,28 +132,17 @@ def registry(tmp: Path, readonly: bool = False, deadline_s: float = 30) -> Itera
         f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n{maintenance}"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    log = (tmp / "registry.log").open("w")
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    log = tmp / "registry.log"
     url = f"http://127.0.0.1:{port}"
     try:
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                if requests.get(f"{url}/v2/", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > end:
-                raise RuntimeError(f"docker-registry did not answer GET /v2/ on {url}: {config.read_text()}")
-            time.sleep(0.1)
-        yield Registry(f"127.0.0.1:{port}", url)
+        with background([REGISTRY_BINARY, "serve", str(config)], log=log) as process:
+            wait_for_http(
+                f"{url}/v2/",
+                deadline_s,
+                f"docker-registry to answer GET /v2/ on {url} ({config.read_text()})",
+                give_up=exited(process, log),
+            )
+            yield Registry(f"127.0.0.1:{port}", url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         # The pushed image is hundreds of MB: do not leave it to pytest's tmp retention.
         shutil.rmtree(storage, ignore_errors=True)

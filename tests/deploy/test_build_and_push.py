@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.moto import AWS_ENV
 from tests.container.conftest import run_container
 from tests.deploy.conftest import ROOT, Moto, clean_env, registry
-from tests.moto_server import AWS_ENV
 from tests.support import csv_rows, docker, features, free_port, wait_for_ping, write_regressor
 
 SCRIPT = ROOT / "build_and_push.sh"

@@ -8,8 +8,8 @@ import pytest
 
 from deploy import Aws, Hosting, Waiting, delete_endpoint, deploy_endpoint, list_models
 from deploy.waiting import quiet
+from harness.moto import AWS_ENV
 from tests.deploy.conftest import IMAGE, ROLE, Moto, clean_env
-from tests.moto_server import AWS_ENV
 from tests.support import free_port
 
 COMMANDS = [

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from harness.waiting import WaitTimeout, wait_until
 from tests.support import docker
 
 LABEL = "sklearn-sagemaker-sdk-test"
@@ -71,15 +72,20 @@ class ComposeJanitor:
         if fired.is_set():
             raise AssertionError(f"{what} did not finish within {seconds} s")
 
-    def wait_until_stopped(self, deadline_s: float = 60) -> None:
+    def wait_until_stopped(self, deadline_s: float = 120) -> None:
         """Fail unless none of our containers is running within `deadline_s`."""
-        end = time.monotonic() + deadline_s
-        while self.containers(running_only=True):
-            if time.monotonic() > end:
-                raise AssertionError(f"containers still running after {deadline_s} s:\n{self.logs()}")
-            time.sleep(0.2)
+        try:
+            wait_until(
+                lambda: self.containers(running_only=True),
+                deadline_s,
+                "local mode's containers to stop",
+                ready=lambda running: not running,
+                interval_s=0.2,
+            )
+        except WaitTimeout as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
-    def clean_up(self, deadline_s: float = 60) -> None:
+    def clean_up(self, deadline_s: float = 120) -> None:
         """Stop what the SDK left running, remove our containers, drop the compose network."""
         self._stop_hosting_threads(deadline_s)
         self.remove_all()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.moto_server import AWS_ENV
+from harness.moto import AWS_ENV
 
 TELEMETRY_OPT_OUT_CONFIG = """\
 SchemaVersion: '1.0'

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.processes import background
+from harness.waiting import wait_until
 from tests.support import free_port
 
 SERVE = str(Path(sys.executable).with_name("serve"))
@@ -27,25 +28,22 @@ def serve(base_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[by
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    log = open(base_dir / "serve.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [SERVE], env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        # Stop as SageMaker does, so the log is complete and serve removes its state
-        # directory; kill only what does not stop.
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
+    # Stopped as SageMaker stops it (SIGTERM to the group, SIGKILL only if it does not stop),
+    # so the log is complete and serve removes its state directory.
+    with background([SERVE], env=environ, log=base_dir / "serve.log", own_group=True, stop_timeout_s=60) as p:
+        yield f"http://127.0.0.1:{port}", p
 
 
 def workers_of(pid: int) -> set[int]:
     """The worker processes gunicorn has forked for the serve process `pid`."""
     return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def started_workers(process: subprocess.Popen[bytes], count: int = 2, deadline_s: float = 120) -> set[int]:
+    """gunicorn's workers of `process`, once `count` of them have started."""
+    return wait_until(
+        lambda: workers_of(process.pid),
+        deadline_s,
+        f"{count} workers of serve (pid {process.pid}) to start",
+        ready=lambda workers: len(workers) >= count,
+    )
