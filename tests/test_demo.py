@@ -27,7 +27,7 @@ def test_demo_trains_serves_and_predicts_per_city(image: str) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr

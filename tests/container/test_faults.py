@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.container.conftest import Container, run_container
-from tests.support import docker, wait_for_ping, write_regressor
+from tests.support import docker, wait_for_ping, wait_until, write_regressor
 
 pytestmark = pytest.mark.docker
 
@@ -53,10 +53,15 @@ def workers(container: Container) -> set[str]:
 def post(url: str) -> int:
     try:
         return requests.post(
-            f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}, timeout=30
+            f"{url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}, timeout=120
         ).status_code
     except requests.RequestException:
         return -1
+
+
+def marked_pids(marks: Path) -> list[str]:
+    """The worker of each request that has reached predict_fn, in no order (see SLOW)."""
+    return [mark.name.split("-")[0] for mark in marks.iterdir()]
 
 
 @pytest.fixture
@@ -68,34 +73,45 @@ def slow_model(tmp_path: Path) -> Path:
     return model_dir
 
 
-def test_kill_9_of_a_worker_under_load(image: str, slow_model: Path) -> None:
-    env = {"PREDICT_SECONDS": "0.05"}
-    with run_container(image, "serve", volumes={slow_model: f"{MODEL}:ro"}, env=env) as container:
+def test_kill_9_of_a_worker_under_load(image: str, slow_model: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {"PREDICT_SECONDS": "0.05", "MARK_DIR": "/marks"}
+    volumes = {slow_model: f"{MODEL}:ro", marks: "/marks"}
+    with run_container(image, "serve", volumes=volumes, env=env) as container:
         wait_for_ping(container.url)
-        before = workers(container)
-        assert len(before) == 2
+        before = wait_until(
+            lambda: workers(container), 120, "serve's two workers to start", ready=lambda w: len(w) == 2
+        )
         concurrency = 8
         with ThreadPoolExecutor(concurrency) as pool:
             first = [pool.submit(post, container.url) for _ in range(200)]
-            time.sleep(0.5)  # let the load reach both workers before the kill
+            # Kill only once the load has reached both workers.
+            wait_until(
+                lambda: set(marked_pids(marks)),
+                120,
+                "requests to reach predict_fn in both workers",
+                ready=lambda seen: before <= seen,
+                interval_s=0.02,
+            )
             victim = sorted(before)[0]
             docker(
                 "exec", container.id, "python", "-c", f"import os, signal; os.kill({victim}, signal.SIGKILL)"
             )
-            killed_at = time.monotonic()
-            wait_for_ping(container.url, deadline_s=2)
-            healthy_after = time.monotonic() - killed_at
+            # The other worker keeps answering while the arbiter replaces the killed one.
+            wait_for_ping(container.url)
             later = [pool.submit(post, container.url) for _ in range(200)]
             statuses = [f.result() for f in first + later]
         failed = [s for s in statuses if s != 200]
         # Only requests in flight on the killed worker may fail: at most one per connection.
         assert len(failed) <= concurrency, failed
-        assert healthy_after <= 2
         # The arbiter replaced the worker; the replacement loaded the model and serves.
-        deadline = time.monotonic() + 30
-        while len(workers(container)) != 2 or victim in workers(container):
-            assert time.monotonic() < deadline, workers(container)
-            time.sleep(0.1)
+        wait_until(
+            lambda: workers(container),
+            120,
+            f"a replacement for worker {victim}",
+            ready=lambda now: len(now) == 2 and victim not in now,
+        )
         assert all(post(container.url) == 200 for _ in range(20))
         inspected = json.loads(docker("inspect", container.id).stdout)[0]
         assert inspected["State"]["Running"] and inspected["RestartCount"] == 0
@@ -110,16 +126,19 @@ def test_docker_stop_under_load_finishes_in_flight_requests(
     env = {"PREDICT_SECONDS": "1", "SAGEMAKER_MODEL_SERVER": engine, "MARK_DIR": "/marks"}
     volumes = {slow_model: f"{MODEL}:ro", marks: "/marks"}
     with run_container(image, "serve", volumes=volumes, env=env) as container:
-        wait_for_ping(container.url, deadline_s=90)
+        wait_for_ping(container.url, deadline_s=240)
         assert post(container.url) == 200  # warm: the model is loaded in a worker
-        warm = len(list(marks.iterdir()))
+        warm = len(marked_pids(marks))
         with ThreadPoolExecutor(2) as pool:
             in_flight = [pool.submit(post, container.url) for _ in range(2)]
             # Stop only once both requests are inside predict_fn (1 s each).
-            deadline = time.monotonic() + 30
-            while len(list(marks.iterdir())) < warm + 2:
-                assert time.monotonic() < deadline, "the requests never reached predict_fn"
-                time.sleep(0.02)
+            wait_until(
+                lambda: len(marked_pids(marks)),
+                120,
+                "both requests to reach predict_fn",
+                ready=lambda seen: seen >= warm + 2,
+                interval_s=0.02,
+            )
             began = time.monotonic()
             docker("stop", "-t", "30", container.id, timeout=60)
             stopped_in = time.monotonic() - began
@@ -157,7 +176,7 @@ def test_a_model_that_eats_memory_makes_ping_say_so(image: str, tmp_path: Path) 
     model_dir = greedy_tree(tmp_path) / "greedy" / "model"
     extra = ("--memory=700m", "--memory-swap=700m")
     with run_container(image, "serve", volumes={model_dir: f"{MODEL}:ro"}, extra=extra) as container:
-        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=60)
+        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed")
         assert "memory budget" in failed.json()["message"]
         state = json.loads(docker("inspect", container.id).stdout)[0]["State"]
         assert state["Running"] and not state["OOMKilled"]
@@ -178,7 +197,7 @@ def test_a_multi_model_load_that_eats_memory_is_a_507_and_others_keep_serving(
         load = lambda name: requests.post(  # noqa: E731
             f"{container.url}/models",
             json={"model_name": name, "url": f"/opt/ml/models/{name}/model"},
-            timeout=60,
+            timeout=240,
         )
         assert load("fine").status_code == 200
         greedy = load("greedy")
@@ -205,12 +224,15 @@ def test_a_hanging_model_fn_is_cut_by_the_load_timeout(image: str, tmp_path: Pat
     write_regressor(model_dir)
     (model_dir / "code").mkdir()
     (model_dir / "code" / "inference.py").write_text(HANGS)
-    env = {"SAGEMAKER_MODEL_LOAD_TIMEOUT": "3"}
+    # Long enough that /ping is seen saying "loading" first, even when the container is slow
+    # to answer its first request.
+    env = {"SAGEMAKER_MODEL_LOAD_TIMEOUT": "10"}
     with run_container(image, "serve", volumes={model_dir: f"{MODEL}:ro"}, env=env) as container:
-        loading = wait_for_ping(container.url, expect=503, deadline_s=30)
+        loading = wait_for_ping(container.url, expect=503)
+        assert loading.json()["error"] == "ModelNotReady", loading.text
         assert "loading" in loading.json()["message"]
-        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=30)
-        assert "did not load within 3 s" in failed.json()["message"]
+        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed")
+        assert "did not load within 10 s" in failed.json()["message"]
         invoke = requests.post(
             f"{container.url}/invocations", data="1,2,3,4,5,6", headers={"Content-Type": "text/csv"}
         )

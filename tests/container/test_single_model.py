@@ -54,7 +54,7 @@ def regressor(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 @pytest.fixture(scope="module")
 def served(image: str, regressor: tuple[Path, object]) -> Iterator[Container]:
     with run_container(image, "serve", volumes={regressor[0]: f"{MODEL}:ro"}) as container:
-        wait_for_ping(container.url, deadline_s=60)
+        wait_for_ping(container.url)
         yield container
 
 
@@ -173,7 +173,8 @@ def test_user_script_with_all_four_hooks_and_requirements(image: str, tmp_path: 
     wheel = write_wheel(code)
     (code / "requirements.txt").write_text(f"./{wheel.name}\n")
     with run_container(image, "serve", volumes={model_dir: MODEL}) as container:
-        wait_for_ping(container.url, deadline_s=120)
+        # pip installs the requirements before the model loads.
+        wait_for_ping(container.url, deadline_s=300)
         X = features(2, seed=4)
         response = requests.post(
             f"{container.url}/invocations",
@@ -200,7 +201,7 @@ def test_failing_requirements_make_ping_unhealthy_without_a_crash_loop(image: st
     code.mkdir()
     (code / "requirements.txt").write_text("./no-such-package-1.0-py3-none-any.whl\n")
     with run_container(image, "serve", volumes={model_dir: MODEL}) as container:
-        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=120)
+        failed = wait_for_ping(container.url, expect=503, error="ModelLoadFailed", deadline_s=300)
         assert "pip install" in failed.json()["message"]
         assert "no-such-package" in failed.json()["message"]
         inspected = json.loads(docker("inspect", container.id).stdout)[0]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import requests
 
 from tests.server.process import serve
-from tests.support import wait_for_ping, write_regressor
+from tests.support import wait_for_ping, wait_until, write_regressor
 
 
 def sample(metrics_text: str, name: str, **labels: str) -> float:
@@ -34,11 +33,14 @@ def test_metrics_add_up_over_all_workers(tmp_path: Path) -> None:
         for _ in range(5):
             bad = requests.post(f"{url}/invocations", data="1,2", headers={"Content-Type": "text/csv"})
             assert bad.status_code == 400
-        # Both workers load the model at start; wait until the second has, with a deadline.
-        deadline = time.monotonic() + 30
-        while sample(text := requests.get(f"{url}/metrics").text, "sagemaker_loaded_models") < 2:
-            assert time.monotonic() < deadline, text
-            time.sleep(0.05)
+        # Both workers load the model at start; wait until the second has.
+        text = wait_until(
+            lambda: requests.get(f"{url}/metrics", timeout=30).text,
+            120,
+            "both workers to report their model loaded in /metrics",
+            ready=lambda text: sample(text, "sagemaker_loaded_models") >= 2,
+            describe=lambda text: f"sagemaker_loaded_models {sample(text, 'sagemaker_loaded_models')}",
+        )
         # Each request may land on either worker; the scrape must count all of them.
         assert sample(text, "sagemaker_requests_total", route="/invocations", status="200") == 30
         assert sample(text, "sagemaker_requests_total", route="/invocations", status="400") == 5
