@@ -6,21 +6,32 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+from harness.processes import background, exited
+from harness.waiting import wait_for_http
 
+ROOT = Path(__file__).resolve().parents[1]
 VENV = Path.home() / ".cache" / "sklearn-sagemaker" / "mlserver-venv"
+
+
+def pinned(name: str) -> str:
+    """`name==VERSION` as constraints.txt pins it for the image, so both load the same model file."""
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name:
+            return line.strip()
+    raise LookupError(f"{name} is not pinned in constraints.txt")
+
+
 # MLServer 1.7.1 does not start with uvloop 0.22 and later ("There is no current event
 # loop" in its inference pool workers), so uvloop is pinned below that.
 PACKAGES = [
     "mlserver==1.7.1",
     "mlserver-sklearn==1.7.1",
-    "scikit-learn==1.9.1",
-    "numpy==2.4.6",
+    pinned("scikit-learn"),
+    pinned("numpy"),
     "uvloop==0.21.0",
 ]
 
@@ -64,30 +75,13 @@ def serving(model_file: Path, work: Path, http_port: int, grpc_port: int, metric
             }
         )
     )
-    log = open(work / "mlserver.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(mlserver), "start", str(work / "mlserver")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = work / "mlserver.log"
     base = f"http://127.0.0.1:{http_port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/v2/models/model/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"MLServer did not start; see {work / 'mlserver.log'}")
-            time.sleep(0.1)
+    # Its own process group: MLServer forks inference pool workers, stopped with it.
+    with background(
+        [str(mlserver), "start", str(work / "mlserver")], log=log, own_group=True, stop_timeout_s=20
+    ) as process:
+        wait_for_http(
+            f"{base}/v2/models/model/ready", 300, "MLServer to load the model", give_up=exited(process, log)
+        )
         yield f"{base}/v2/models/model/infer"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.containers import Running, started
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
+from harness.containers import Container, serving
+from harness.waiting import describe_response, wait_until
 
 ENGINES = ("flask", "mms")
 MODELS = "/opt/ml/models"
@@ -37,13 +38,13 @@ def model_copies(root: Path, count: int) -> None:
         (target / "model.joblib").hardlink_to(first)
 
 
-def load(running: Running, name: str) -> requests.Response:
+def load(running: Container, name: str) -> requests.Response:
     return requests.post(
         f"{running.url}/models", json={"model_name": name, "url": f"{MODELS}/{name}/model"}, timeout=300
     )
 
 
-def invoke(running: Running, name: str, body: str) -> requests.Response:
+def invoke(running: Container, name: str, body: str) -> requests.Response:
     return requests.post(
         f"{running.url}/models/{name}/invoke",
         data=body,
@@ -52,21 +53,24 @@ def invoke(running: Running, name: str, body: str) -> requests.Response:
     )
 
 
-def load_to_first_prediction(running: Running, name: str, body: str) -> float:
+def load_to_first_prediction(running: Container, name: str, body: str) -> float:
     began = time.perf_counter()
     assert load(running, name).status_code == 200
-    while True:
-        response = invoke(running, name, body)
-        if response.status_code == 200:
-            return time.perf_counter() - began
-        if time.perf_counter() - began > 120:
-            raise RuntimeError(f"{name}: no prediction after 120 s: {response.text}")
+    wait_until(
+        lambda: invoke(running, name, body),
+        120,
+        f"a prediction from {name}",
+        ready=lambda response: response.status_code == 200,
+        interval_s=0,
+        describe=describe_response,
+    )
+    return time.perf_counter() - began
 
 
 def measure(image: str, engine: str, root: Path, body: str, seconds: int) -> dict[str, object]:
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
     result: dict[str, object] = {"engine": engine}
-    with started(image, {root: f"{MODELS}:ro"}, env) as running:
+    with serving(image, {root: f"{MODELS}:ro"}, env) as running:
         result["ready_s"] = running.ready_s
         empty_mb = running.memory_used_mb()
         result["load_to_first_prediction_s"] = load_to_first_prediction(running, "m0", body)
@@ -78,7 +82,7 @@ def measure(image: str, engine: str, root: Path, body: str, seconds: int) -> dic
         warm = run_wrk(f"{running.url}/models/m0/invoke", body, "text/csv", 1, seconds)
         result["warm_invoke_p50_ms"] = warm.p50_ms
         result["warm_invoke_rps_1conn"] = warm.requests_per_s
-    with started(image, {root: f"{MODELS}:ro"}, env, extra=("--memory=2g", "--memory-swap=2g")) as running:
+    with serving(image, {root: f"{MODELS}:ro"}, env, memory="2g") as running:
         held = 0
         for index in range(len(list(root.iterdir()))):
             response = load(running, f"m{index}")

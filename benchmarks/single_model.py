@@ -11,50 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import requests
-from sklearn.ensemble import RandomForestRegressor
 
-from benchmarks.containers import Running, started
+from benchmarks import predict_timing
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
+from harness.containers import client, serving
+from harness.payloads import csv_rows
 
-
-def in_process_p50_ms(model: RandomForestRegressor, row: np.ndarray, calls: int = 500) -> float:
-    for _ in range(50):
-        model.predict(row)
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter_ns()
-        model.predict(row)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return statistics.median(samples)
-
-
-IN_CONTAINER_TIMING = """
-import json, statistics, time, joblib, numpy as np
-model = joblib.load("/opt/ml/model/model.joblib")
-row = np.array([json.loads(ROW)])
-for _ in range(50):
-    model.predict(row)
-samples = []
-for _ in range(500):
-    start = time.perf_counter_ns()
-    model.predict(row)
-    samples.append((time.perf_counter_ns() - start) / 1e6)
-print(statistics.median(samples))
-"""
-
-
-def in_container_p50_ms(running: Running, row: np.ndarray) -> float:
-    """The same predict timed by the image's own Python, the fair baseline for the server."""
-    return float(running.exec_python(IN_CONTAINER_TIMING.replace("ROW", repr(json.dumps(row[0].tolist())))))
+MODEL = "/opt/ml/model/model.joblib"
 
 
 def main() -> None:
@@ -66,32 +34,27 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    size_mb = (
-        int(
-            subprocess.run(
-                ["docker", "image", "inspect", "-f", "{{.Size}}", args.image],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        / 1e6
-    )
+    size_mb = client().images.get(args.image).attrs["Size"] / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         model, row = random_forest(Path(tmp) / "model")
-        predict_ms = in_process_p50_ms(model, row)
-        with started(args.image, {Path(tmp) / "model": "/opt/ml/model:ro"}) as running:
+        predict_ms = predict_timing.median_ms(model.predict, row)
+        with serving(args.image, {Path(tmp) / "model": "/opt/ml/model:ro"}) as running:
             url, ready_s = running.url, running.ready_s
-            body = ",".join(repr(float(v)) for v in row[0])
+            body = csv_rows(row)
             served = float(
                 requests.post(
                     f"{url}/invocations",
                     data=body,
                     headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                    timeout=60,
                 ).text
             )
             assert served == model.predict(row)[0], "the container's answer differs from in-process predict"
-            container_predict_ms = in_container_p50_ms(running, row)
+            # The same predict timed by the image's own Python, the fair baseline for the server.
+            spec = {"models": {"rf": MODEL}, "rows": {"1": 1.5}}
+            container_predict_ms = json.loads(running.exec_python(predict_timing.source(), json.dumps(spec)))[
+                "rf-1"
+            ]
             results = [run_wrk(f"{url}/invocations", body, "text/csv", c, args.seconds) for c in (1, 8, 32)]
 
     print(f"image {args.image}: {size_mb:.0f} MB")

@@ -17,9 +17,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.containers import started
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
+from harness.containers import serving
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     body = ",".join(["0.5"] * 6)
     with tempfile.TemporaryDirectory() as tmp:
         random_forest(Path(tmp) / "model")
-        with started(args.image, {Path(tmp) / "model": "/opt/ml/model:ro"}) as running:
+        with serving(args.image, {Path(tmp) / "model": "/opt/ml/model:ro"}) as running:
             url = f"{running.url}/invocations"
             peak = run_wrk(url, body, "text/csv", 32, 10)
             print(f"peak: {peak.row()}", flush=True)

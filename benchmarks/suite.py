@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,45 +30,37 @@ import numpy as np
 import requests
 from sklearn.linear_model import LinearRegression
 
-from benchmarks import mlserver
-from benchmarks.containers import started
+from benchmarks import mlserver, predict_timing
 from benchmarks.models import housing_like, random_forest
 from benchmarks.multi_model import load_to_first_prediction, model_copies
 from benchmarks.wrk import run_wrk
-from tests.support import free_port
+from harness.containers import run_to_completion, serving
+from harness.net import free_port
+from harness.payloads import csv_rows
 
 NOOP = "def transform_fn(model, body, content_type, accept):\n    return b'0', 'text/csv'\n"
 
-IN_PROCESS = """
-import json, statistics, sys, time
-import joblib, numpy as np
-from serving import fast_paths
-out = {}
-for name in ("rf", "linear", "rf-fast"):
-    model = joblib.load(f"/models/{name.removesuffix('-fast')}/model.joblib")
-    if name == "rf-fast":
-        model = type("Fast", (), {"predict": staticmethod(fast_paths.predictor(model))})()
-    for rows in (1, 1000):
-        X = np.random.default_rng(rows).random((rows, 6))
-        for _ in range(20):
-            model.predict(X)
-        samples = []
-        end = time.perf_counter() + (1.5 if rows == 1 else 3)
-        while time.perf_counter() < end or len(samples) < 20:
-            start = time.perf_counter_ns()
-            model.predict(X)
-            samples.append((time.perf_counter_ns() - start) / 1e6)
-        out[f"{name}-{rows}"] = statistics.median(samples)
-X = np.random.default_rng(7).random((150000, 6))
-start = time.perf_counter()
-joblib.load("/models/rf/model.joblib").predict(X)
-out["rf-rows-per-s"] = X.shape[0] / (time.perf_counter() - start)
-print(json.dumps(out))
-"""
+# What the in-process limit times in the image's Python (see benchmarks/predict_timing.py).
+IN_PROCESS = {
+    "models": {name: f"/models/{name}/model.joblib" for name in ("rf", "linear")},
+    "rows": {"1": 1.5, "1000": 3},
+    "fast": ["rf"],
+    "throughput": {"rf": 150_000},
+}
 
 
-def csv_body(rows: np.ndarray) -> str:
-    return "\n".join(",".join(repr(float(v)) for v in row) for row in rows)
+def in_process(image: str, models: Path) -> dict[str, float]:
+    done = run_to_completion(
+        image,
+        "python",
+        "-c",
+        predict_timing.source(),
+        json.dumps(IN_PROCESS),
+        volumes={models: "/models:ro"},
+    )
+    if done.exit_code != 0:
+        raise RuntimeError(f"in-process timing failed ({done.exit_code}): {done.stderr[-3000:]}")
+    return json.loads(done.stdout)
 
 
 def machine() -> dict[str, Any]:
@@ -113,9 +104,9 @@ def http_workloads(url: str, seconds: int, content_type: str, one: str, thousand
 
 
 def docker_system(image: str, env: dict[str, str], model_dir: Path, seconds: int) -> dict[str, Any]:
-    one = csv_body(np.random.default_rng(1).random((1, 6)))
-    thousand = csv_body(np.random.default_rng(2).random((1000, 6)))
-    with started(image, {model_dir: "/opt/ml/model:ro"}, env) as running:
+    one = csv_rows(np.random.default_rng(1).random((1, 6)))
+    thousand = csv_rows(np.random.default_rng(2).random((1000, 6)))
+    with serving(image, {model_dir: "/opt/ml/model:ro"}, env) as running:
         answer = requests.post(f"{running.url}/invocations", data=one, headers={"Content-Type": "text/csv"})
         answer.raise_for_status()
         return {"ready_s": running.ready_s} | http_workloads(
@@ -145,7 +136,7 @@ def batch_transform(image: str, model_dir: Path, rows: int, work: Path) -> dict[
         current.append(line)
         size += len(line) + 1
     payloads.append("\n".join(current))
-    with started(image, {model_dir: "/opt/ml/model:ro"}, {"SAGEMAKER_BATCH": "true"}) as running:
+    with serving(image, {model_dir: "/opt/ml/model:ro"}) as running:
         params = requests.get(f"{running.url}/execution-parameters").json()
 
         def post(body: str) -> int:
@@ -179,7 +170,7 @@ def multi_model(image: str, work: Path) -> dict[str, Any]:
     out = {}
     for engine in ("flask", "mms"):
         env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
-        with started(image, {root: "/opt/ml/models:ro"}, env) as running:
+        with serving(image, {root: "/opt/ml/models:ro"}, env) as running:
             cold = [load_to_first_prediction(running, f"m{i}", body) for i in range(3)]
             warm = run_wrk(f"{running.url}/models/m0/invoke", body, "text/csv", 1, 3)
             out[engine] = {
@@ -302,24 +293,7 @@ def main() -> None:
         work = Path(tmp)
         models = build_models(work / "models")
         print("== in-process predict (image's Python)", flush=True)
-        result["in_process"] = json.loads(
-            subprocess.run(
-                [
-                    "docker",
-                    "run",
-                    "--rm",
-                    "-v",
-                    f"{work / 'models'}:/models:ro",
-                    args.image,
-                    "python",
-                    "-c",
-                    IN_PROCESS,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
+        result["in_process"] = in_process(args.image, work / "models")
         docker_systems = {
             "ours": {},
             "ours-no-batching": {"SAGEMAKER_BATCHING": "false"},

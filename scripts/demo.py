@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -21,17 +20,12 @@ from pathlib import Path
 
 import requests
 
+from harness.containers import run_to_completion, serving
 from training import housing
-
-PING_DEADLINE_S = 60
 
 
 def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def train_city(image: str, work: Path, city: str, rows: int) -> Path:
@@ -46,22 +40,8 @@ def train_city(image: str, work: Path, city: str, rows: int) -> Path:
     for channel in ("train", "validation"):
         (ml / "input" / "data" / channel).symlink_to(work / "data" / city / channel)
     started = time.monotonic()
-    job = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "-v",
-            f"{ml}:/opt/ml",
-            "-v",
-            f"{work / 'data'}:{work / 'data'}:ro",
-            image,
-            "train",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if job.returncode != 0:
+    job = run_to_completion(image, "train", volumes={ml: "/opt/ml", work / "data": f"{work / 'data'}:ro"})
+    if job.exit_code != 0:
         print(job.stdout + job.stderr, file=sys.stderr)
         raise SystemExit(f"training {city} failed: {(ml / 'output' / 'failure').read_text()[:1024]}")
     metric = next(line for line in job.stdout.splitlines() if line.startswith("AE-at-50th-percentile"))
@@ -71,19 +51,6 @@ def train_city(image: str, work: Path, city: str, rows: int) -> Path:
         tar.add(ml / "model" / "model.joblib", arcname="model.joblib")
     print(f"    {city:<15} trained in {time.monotonic() - started:4.1f} s   {metric}   -> {archive.name}")
     return archive
-
-
-def wait_healthy(url: str, container: str, started: float) -> None:
-    while True:
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() - started > PING_DEADLINE_S:
-            print(docker("logs", container), file=sys.stderr)
-            raise SystemExit(f"the server did not become healthy within {PING_DEADLINE_S} s")
-        time.sleep(0.1)
 
 
 def predict_prices(url: str, work: Path, cities: list[str]) -> None:
@@ -133,26 +100,18 @@ def main() -> None:
         step(
             f"docker run {args.image} serve, multi-model mode, {len(cities)} model archives in /opt/ml/models"
         )
-        started = time.monotonic()
-        container = docker(
-            "run", "-d", "-p", "127.0.0.1::8080", "-e", "SAGEMAKER_MULTI_MODEL=true",
-            "-v", f"{work / 'models'}:/opt/ml/models:ro", args.image, "serve",
-        )  # fmt: skip
-        try:
-            url = "http://" + docker("port", container, "8080/tcp").split("\n")[0]
-            wait_healthy(url, container, started)
-            print(f"    /ping is 200 after {time.monotonic() - started:.1f} s at {url}")
+        env = {"SAGEMAKER_MULTI_MODEL": "true"}
+        with serving(args.image, {work / "models": "/opt/ml/models:ro"}, env) as server:
+            print(f"    /ping is 200 after {server.ready_s:.1f} s at {server.url}")
 
             step(
                 "POST /invocations, X-Amzn-SageMaker-Target-Model: <city>.tar.gz, houses from each test split"
             )
-            predict_prices(url, work, cities)
-        finally:
-            step("docker stop")
-            docker("stop", "-t", "30", container)
-            code = docker("inspect", "-f", "{{.State.ExitCode}}", container)
-            docker("rm", container)
-            print(f"    server exited with code {code}")
+            try:
+                predict_prices(server.url, work, cities)
+            finally:
+                step("docker stop")
+                print(f"    server exited with code {server.stop(timeout_s=30)}")
     print("\ndone")
 
 
