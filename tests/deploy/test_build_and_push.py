@@ -65,39 +65,41 @@ def test_script_is_valid_bash() -> None:
     assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
 
 
+def one_line_failure(env: dict[str, str], timeout: float) -> str:
+    """Run the script where it must fail early: nothing on stdout, one line on stderr. That line."""
+    result = run_script("skl-fails-early", env=env, timeout=timeout)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 @pytest.mark.docker
 def test_no_credentials_is_one_clear_line(moto: Moto, tmp_path: Path) -> None:
     env = script_env(moto, tmp_path)
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(key)
-    result = run_script("skl-no-creds", env=env, timeout=120)
-    assert result.returncode != 0
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("build_and_push: cannot find the AWS account")
-    assert "Unable to locate credentials" in lines[0]
+    line = one_line_failure(env, timeout=120)
+    assert line.startswith("build_and_push: cannot find the AWS account")
+    assert "Unable to locate credentials" in line
 
 
 @pytest.mark.docker
 def test_unreachable_aws_endpoint_is_one_clear_line(moto: Moto, tmp_path: Path) -> None:
-    env = script_env(moto, tmp_path, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
-    result = run_script("skl-no-aws", env=env, timeout=300)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "cannot find the AWS account" in lines[0]
-    assert "Could not connect to the endpoint URL" in lines[0]
+    line = one_line_failure(
+        script_env(moto, tmp_path, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}"), timeout=300
+    )
+    assert "cannot find the AWS account" in line
+    assert "Could not connect to the endpoint URL" in line
 
 
 @pytest.mark.docker
 def test_docker_engine_not_running_is_one_clear_line(moto: Moto, tmp_path: Path) -> None:
-    env = script_env(moto, tmp_path, DOCKER_HOST=f"unix://{tmp_path}/no-such-docker.sock")
-    result = run_script("skl-no-engine", env=env, timeout=120)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("build_and_push: the Docker engine is not running")
+    line = one_line_failure(
+        script_env(moto, tmp_path, DOCKER_HOST=f"unix://{tmp_path}/no-such-docker.sock"), timeout=120
+    )
+    assert line.startswith("build_and_push: the Docker engine is not running")
 
 
 @pytest.mark.docker
@@ -185,7 +187,7 @@ def test_push_then_pull_by_digest_and_serve(moto: Moto, tmp_path: Path) -> None:
             assert digest in pulled.stdout
 
             with run_container(by_digest, "serve", volumes={model_dir: "/opt/ml/model:ro"}) as container:
-                wait_for_ping(container.url, deadline_s=90)
+                wait_for_ping(container.url)
                 X = features(3, seed=5)
                 answer = requests.post(
                     f"{container.url}/invocations",

@@ -31,6 +31,25 @@ def nothing_left(moto: Moto) -> None:
     assert targets["ScalableTargets"] == []
 
 
+def made_elsewhere(moto: Moto, model: str, config: str, variant: str, endpoint: str | None = None) -> None:
+    """A model and an endpoint config (and an endpoint) created with boto3, not by sklearn-deploy."""
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_model(ModelName=model, PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    if endpoint is not None:
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+
+
 def test_deploy_uploads_the_tarball_and_creates_model_config_and_endpoint(
     moto: Moto, model_tarball: Path
 ) -> None:
@@ -192,19 +211,7 @@ def test_delete_removes_everything_and_is_idempotent(moto: Moto, model_tarball: 
 
 def test_delete_after_a_half_finished_deploy(moto: Moto, model_tarball: Path) -> None:
     # A model and config left behind by a deploy whose endpoint was never created.
-    sagemaker = moto.client("sagemaker")
-    sagemaker.create_model(ModelName="half", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="half",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "half",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    made_elsewhere(moto, model="half", config="half", variant="AllTraffic")
     result = moto.ok("delete", "half")
     assert "note: endpoint half not found" in result.stderr
     nothing_left(moto)
@@ -212,19 +219,6 @@ def test_delete_after_a_half_finished_deploy(moto: Moto, model_tarball: Path) ->
 
 def test_delete_finds_models_and_config_through_the_endpoint(moto: Moto) -> None:
     # An endpoint made by other tools, with names that differ from the endpoint's.
-    sagemaker = moto.client("sagemaker")
-    sagemaker.create_model(ModelName="m-1", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="cfg-1",
-        ProductionVariants=[
-            {
-                "VariantName": "blue",
-                "ModelName": "m-1",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName="other", EndpointConfigName="cfg-1")
+    made_elsewhere(moto, model="m-1", config="cfg-1", variant="blue", endpoint="other")
     moto.ok("delete", "other")
     nothing_left(moto)

@@ -24,17 +24,22 @@ def answers(*statuses: str, reason: str | None = None) -> Callable[[], dict[str,
     return describe
 
 
-def test_reports_each_status_change_once() -> None:
-    lines: list[str] = []
+def wait(describe: Callable[[], dict[str, Any]], **options: Any) -> None:
+    """deploy.waiting.wait_for on an endpoint, without sleeping between looks unless told to."""
+    settings: dict[str, Any] = {"progress": lambda _: None, "poll_s": 0} | options
     wait_for(
-        answers("Creating", "Creating", "Creating", "InService"),
+        describe,
         what="endpoint e",
         status_key="EndpointStatus",
         done={"InService"},
         failed={"Failed"},
-        progress=lines.append,
-        poll_s=0,
+        **settings,
     )
+
+
+def test_reports_each_status_change_once() -> None:
+    lines: list[str] = []
+    wait(answers("Creating", "Creating", "Creating", "InService"), progress=lines.append)
     assert [line.split(" (")[0] for line in lines] == ["endpoint e: Creating", "endpoint e: InService"]
 
 
@@ -42,26 +47,11 @@ def test_a_failed_resource_raises_with_its_reason() -> None:
     with pytest.raises(
         DeployError, match="endpoint e is Failed: The primary container did not pass the ping"
     ):
-        wait_for(
-            answers("Creating", "Failed", reason="The primary container did not pass the ping health check."),
-            what="endpoint e",
-            status_key="EndpointStatus",
-            done={"InService"},
-            failed={"Failed"},
-            progress=lambda _: None,
-            poll_s=0,
+        wait(
+            answers("Creating", "Failed", reason="The primary container did not pass the ping health check.")
         )
 
 
 def test_gives_up_after_the_timeout() -> None:
     with pytest.raises(DeployError, match="endpoint e is still Creating after"):
-        wait_for(
-            answers("Creating"),
-            what="endpoint e",
-            status_key="EndpointStatus",
-            done={"InService"},
-            failed={"Failed"},
-            progress=lambda _: None,
-            poll_s=0.01,
-            timeout_s=0.05,
-        )
+        wait(answers("Creating"), poll_s=0.01, timeout_s=0.05)
