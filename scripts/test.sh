@@ -21,8 +21,9 @@ if [ "$#" -eq 0 ]; then
   .venv/bin/python -m benchmarks.suite --quick --image sklearn-sagemaker:test --out "$(mktemp -d)" | tail -12
 fi
 
-# pytest last, so its summary is the run's closing line.
+# pytest last, so its summary is the run's closing line; the slowest tests are listed
+# just above it.
 echo "== pytest"
 TEST_IMAGE=sklearn-sagemaker:test TEST_IMAGE_PREBUILT=1 PATH="$here/.venv/bin:$PATH" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+  .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 
