@@ -7,10 +7,12 @@ stderr, and any failure is one `error: CODE: message` line with a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,8 +36,17 @@ def _aws(args: argparse.Namespace) -> Aws:
     return Aws(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
 
 
+T = TypeVar("T")
+
+
+def _options(cls: type[T], args: argparse.Namespace) -> T:
+    """A settings dataclass from the options named after its fields."""
+    given = vars(args)
+    return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})  # type: ignore[arg-type]
+
+
 def _hosting(args: argparse.Namespace) -> Hosting:
-    return Hosting(instance_type=args.instance_type, instance_count=args.instance_count)
+    return _options(Hosting, args)
 
 
 def _waiting(args: argparse.Namespace) -> Waiting:
@@ -131,14 +142,7 @@ def cmd_invoke(args: argparse.Namespace) -> None:
 
 
 def cmd_transform(args: argparse.Namespace) -> None:
-    settings = TransformSettings(
-        instance_type=args.instance_type,
-        instance_count=args.instance_count,
-        max_payload_mb=args.max_payload_mb,
-        max_concurrent_transforms=args.max_concurrent,
-        content_type=args.content_type,
-        accept=args.accept,
-    )
+    settings = _options(TransformSettings, args)
     result = run_transform(
         _aws(args),
         model_name=args.model_name,
@@ -156,14 +160,7 @@ def cmd_transform(args: argparse.Namespace) -> None:
 
 
 def cmd_autoscale(args: argparse.Namespace) -> None:
-    scaling = Scaling(
-        min_instances=args.min,
-        max_instances=args.max,
-        target_invocations=args.target,
-        scale_in_cooldown_s=args.scale_in_cooldown,
-        scale_out_cooldown_s=args.scale_out_cooldown,
-    )
-    print(configure_autoscaling(_aws(args), args.endpoint, scaling, variant=args.variant))
+    print(configure_autoscaling(_aws(args), args.endpoint, _options(Scaling, args), variant=args.variant))
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
@@ -280,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("--instance-type", default="ml.m5.large")
     transform.add_argument("--instance-count", type=_positive, default=1)
     transform.add_argument("--max-payload-mb", type=int, default=6, help="MaxPayloadInMB, 0-100 (default 6)")
+    help = "MaxConcurrentTransforms (default: the container's)"
     transform.add_argument(
-        "--max-concurrent", type=int, default=0, help="MaxConcurrentTransforms (default: the container's)"
+        "--max-concurrent", dest="max_concurrent_transforms", type=int, default=0, help=help
     )
     transform.add_argument("--content-type", default="text/csv")
     transform.add_argument("--accept", default="text/csv")
@@ -293,14 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     scale = add("autoscale", cmd_autoscale, "scale an endpoint variant on invocations per instance")
     scale.add_argument("endpoint")
-    scale.add_argument("--min", type=_positive, required=True, help="fewest instances")
-    scale.add_argument("--max", type=_positive, required=True, help="most instances")
-    scale.add_argument(
-        "--target", type=float, default=70.0, help="invocations per instance per minute (default 70)"
-    )
+    scale.add_argument("--min", dest="min_instances", type=_positive, required=True, help="fewest instances")
+    scale.add_argument("--max", dest="max_instances", type=_positive, required=True, help="most instances")
+    help = "invocations per instance per minute (default 70)"
+    scale.add_argument("--target", dest="target_invocations", type=float, default=70.0, help=help)
     scale.add_argument("--variant", help="default: the endpoint's first variant")
-    scale.add_argument("--scale-in-cooldown", type=int, default=300, metavar="SECONDS")
-    scale.add_argument("--scale-out-cooldown", type=int, default=60, metavar="SECONDS")
+    scale.add_argument(
+        "--scale-in-cooldown", dest="scale_in_cooldown_s", type=int, default=300, metavar="SECONDS"
+    )
+    scale.add_argument(
+        "--scale-out-cooldown", dest="scale_out_cooldown_s", type=int, default=60, metavar="SECONDS"
+    )
 
     delete = add("delete", cmd_delete, "delete an endpoint, its config, its models and its autoscaling")
     delete.add_argument("endpoint")

@@ -17,7 +17,7 @@ from deploy.aws import Aws
 from deploy.errors import DeployError, is_not_found
 from deploy.multi_model import add_model
 from deploy.s3 import S3Uri
-from deploy.waiting import DEFAULT_WAITING, Progress, Waiting, to_stderr, wait_for
+from deploy.waiting import DEFAULT_WAITING, ENDPOINT, Progress, Waiting, to_stderr, wait_until_settled
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,12 @@ def _create(
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
         progress(f"creating endpoint {name}")
         if waiting.wait:
-            wait_for(
+            wait_until_settled(
                 lambda: sagemaker.describe_endpoint(EndpointName=name),
-                what=f"endpoint {name}",
-                status_key="EndpointStatus",
-                done={"InService"},
-                failed={"Failed", "OutOfService"},
-                progress=progress,
-                poll_s=waiting.poll_s,
-                timeout_s=waiting.timeout_s,
+                f"endpoint {name}",
+                ENDPOINT,
+                progress,
+                waiting,
             )
     except (ClientError, DeployError):
         # Without this the next attempt fails on "already existing model" with no hint why.

@@ -9,7 +9,7 @@ from deploy import names, s3
 from deploy.aws import Aws
 from deploy.errors import DeployError
 from deploy.s3 import S3Uri
-from deploy.waiting import DEFAULT_WAITING, Progress, Waiting, to_stderr, wait_for
+from deploy.waiting import DEFAULT_WAITING, TRANSFORM_JOB, Progress, Waiting, to_stderr, wait_until_settled
 
 
 @dataclass(frozen=True)
@@ -92,15 +92,12 @@ def run_transform(
     progress(f"created transform job {job_name}: {source} -> {target}")
     if not waiting.wait:
         return TransformResult(job_name, target, [])
-    wait_for(
+    wait_until_settled(
         lambda: sagemaker.describe_transform_job(TransformJobName=job_name),
-        what=f"transform job {job_name}",
-        status_key="TransformJobStatus",
-        done={"Completed"},
-        failed={"Failed", "Stopped"},
-        progress=progress,
-        poll_s=waiting.poll_s,
-        timeout_s=waiting.timeout_s,
+        f"transform job {job_name}",
+        TRANSFORM_JOB,
+        progress,
+        waiting,
     )
     files = download_outputs(aws, target, download_to, progress) if download_to else []
     return TransformResult(job_name, target, files)

@@ -77,3 +77,31 @@ def wait_for(
                 "check it later in the console or with the AWS CLI"
             )
         time.sleep(poll_s)
+
+
+@dataclass(frozen=True)
+class Settling:
+    """How a kind of SageMaker resource reports that it has settled, well or badly."""
+
+    status_key: str
+    done: frozenset[str]
+    failed: frozenset[str]
+
+
+ENDPOINT = Settling("EndpointStatus", frozenset({"InService"}), frozenset({"Failed", "OutOfService"}))
+TRANSFORM_JOB = Settling("TransformJobStatus", frozenset({"Completed"}), frozenset({"Failed", "Stopped"}))
+
+
+def wait_until_settled(
+    describe: Callable[[], dict[str, Any]], what: str, kind: Settling, progress: Progress, waiting: Waiting
+) -> dict[str, Any]:
+    return wait_for(
+        describe,
+        what=what,
+        status_key=kind.status_key,
+        done=set(kind.done),
+        failed=set(kind.failed),
+        progress=progress,
+        poll_s=waiting.poll_s,
+        timeout_s=waiting.timeout_s,
+    )
