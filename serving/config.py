@@ -79,6 +79,19 @@ def names(_name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+# AWS's names for what an answer holds (Autopilot's containers read the same variables).
+OUTPUT_KEYS = ("predicted_label", "probability", "probabilities", "labels")
+
+
+def output_keys(name: str, raw: str) -> tuple[str, ...]:
+    # The guides write "predicted_label, probability": spaces and case do not count.
+    keys = tuple(key.strip().lower() for key in raw.split(",") if key.strip())
+    unknown = [key for key in keys if key not in OUTPUT_KEYS]
+    if unknown:
+        raise ConfigError(f"{name} names {', '.join(unknown)}; the keys are {', '.join(OUTPUT_KEYS)}")
+    return keys
+
+
 def text(_name: str, raw: str) -> str:
     return raw
 
@@ -235,6 +248,27 @@ class Settings:
         number(0.0),
         "How long a batch may wait for more requests.",
         "`0`",
+    )
+    inference_output: tuple[str, ...] = setting(
+        "SAGEMAKER_INFERENCE_OUTPUT",
+        (),
+        output_keys,
+        "What an answer holds, for example `predicted_label,probability` (see Your model, as saved).",
+        "the predictions alone",
+    )
+    inference_supported: tuple[str, ...] = setting(
+        "SAGEMAKER_INFERENCE_SUPPORTED",
+        (),
+        output_keys,
+        "The keys `SAGEMAKER_INFERENCE_OUTPUT` may name; checked when the model loads.",
+        "any the model can give",
+    )
+    inference_input: tuple[str, ...] = setting(
+        "SAGEMAKER_INFERENCE_INPUT",
+        (),
+        output_keys,
+        "For a `LabelEncoder` stage: the columns of the incoming CSV, in order.",
+        "one encoded label per row",
     )
     # Set by `serve` before the workers start: where they share the loaded-model record
     # and unpacked archives.

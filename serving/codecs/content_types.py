@@ -13,6 +13,7 @@ CSV = "text/csv"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 NPY = "application/x-npy"
+RECORDIO = "application/x-recordio-protobuf"
 
 # Other spellings clients send for the same formats.
 ALIASES = {
@@ -33,6 +34,8 @@ class MediaType:
     charset: str | None = None
     # True when no usable Content-Type came with the request and `type` is the default.
     assumed: bool = False
+    # RFC 4180's `header=present|absent` on text/csv.
+    header: str | None = None
 
     @property
     def is_text(self) -> bool:
@@ -49,8 +52,12 @@ def parse_content_type(header: str | None, default: str = JSON) -> MediaType:
     value, params = parse_options_header(header or "")
     if not value or "/" not in value:
         return MediaType(default, assumed=True)
-    charset = params.get("charset")
-    return MediaType(normalize(value), charset.strip().lower() if charset else None)
+    charset, header = params.get("charset"), params.get("header")
+    return MediaType(
+        normalize(value),
+        charset.strip().lower() if charset else None,
+        header=header.strip().lower() if header else None,
+    )
 
 
 def _parse_accept(header: str) -> MIMEAccept:

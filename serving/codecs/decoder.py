@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, MediaType
+from serving.codecs import recordio
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, RECORDIO, MediaType
 from serving.errors import BadRequest, UnsupportedMediaType
 
-Decoder = Callable[[bytes, MediaType], np.ndarray]
+Decoder = Callable[[bytes, MediaType], Any]
 
 
 def decode_text(body: bytes, media_type: MediaType) -> str:
@@ -155,7 +156,7 @@ def _fits_float(value: int) -> bool:
     return True
 
 
-def _loads(text: str, where: str = "") -> Any:
+def json_document(text: str, where: str = "") -> Any:
     """json.loads, with every way it fails as a BadRequest; `where` names a JSON Lines row."""
     problem = f"{where} is not valid JSON" if where else "invalid JSON"
     try:
@@ -201,7 +202,7 @@ def _rows_problem(rows: list[Any], source: str) -> BadRequest:
 
 def decode_json(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
-    document = _loads(decode_text(body, media_type))
+    document = json_document(decode_text(body, media_type))
     return rows_to_array(_rows_from_json(document), "JSON")
 
 
@@ -212,7 +213,7 @@ def decode_jsonlines(body: bytes, media_type: MediaType) -> np.ndarray:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise BadRequest(f"JSON Lines row {number} is empty")
-        row = _loads(line, f"JSON Lines row {number}")
+        row = json_document(line, f"JSON Lines row {number}")
         if isinstance(row, dict) and "features" in row:
             row = row["features"]
         rows.append(row)
@@ -276,6 +277,7 @@ DECODERS: dict[str, Decoder] = {
     JSON: decode_json,
     JSONLINES: decode_jsonlines,
     NPY: decode_npy,
+    RECORDIO: lambda body, _media_type: recordio.decode(body),
 }
 
 

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
-from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY
+from serving.codecs import recordio_write
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, RECORDIO
 from serving.errors import NotAcceptable
 
 Encoder = Callable[[Any], bytes]
@@ -78,6 +80,7 @@ ENCODERS: dict[str, Encoder] = {
     CSV: encode_csv,
     JSONLINES: encode_jsonlines,
     NPY: encode_npy,
+    RECORDIO: recordio_write.encode,
 }
 
 SUPPORTED = tuple(ENCODERS)
@@ -87,4 +90,7 @@ def encode(prediction: Any, media_type: str) -> bytes:
     encoder = ENCODERS.get(media_type)
     if encoder is None:
         raise NotAcceptable(f"cannot produce {media_type!r}; supported: {', '.join(SUPPORTED)}")
+    if sparse.issparse(prediction) and media_type != RECORDIO:
+        # A transformer's sparse output: the text formats write every value.
+        prediction = prediction.toarray()
     return encoder(prediction)

@@ -11,6 +11,9 @@ wait for more requests to join.
 Each caller gets exactly the rows of the prediction that belong to it; when a batch
 fails (one request's rows upset the model), every request in it is retried alone, so
 one bad request cannot fail the others.
+
+Rows are numpy arrays or, for models fitted on tables, pandas DataFrames: requests are
+merged only with others of the same width and types (the same columns and dtypes).
 """
 
 from __future__ import annotations
@@ -22,13 +25,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-Predict = Callable[[np.ndarray], Any]
+Rows = np.ndarray | pd.DataFrame
+Predict = Callable[[Any], Any]
+
+
+def _kind(rows: Rows) -> tuple[Any, ...]:
+    """What must match for two requests' rows to go into one call."""
+    if isinstance(rows, pd.DataFrame):
+        return (tuple(rows.columns), tuple(rows.dtypes))
+    return (rows.shape[1:], rows.dtype)
+
+
+def _merge(batch: list[Rows]) -> Rows:
+    if isinstance(batch[0], pd.DataFrame):
+        return pd.concat(batch, ignore_index=True)
+    return np.concatenate(batch)
 
 
 @dataclass
 class _Item:
-    rows: np.ndarray
+    rows: Rows
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     result: Any = None
@@ -51,7 +69,7 @@ class Batcher:
         self._pending: list[_Item] = []
         self._running = False
 
-    def predict(self, rows: np.ndarray) -> Any:
+    def predict(self, rows: Rows) -> Any:
         item = _Item(rows)
         with self._lock:
             self._pending.append(item)
@@ -69,17 +87,16 @@ class Batcher:
         return item.result
 
     def _take(self) -> list[_Item]:
-        """The next batch: queued requests of one width, up to max_rows (at least one)."""
+        """The next batch: queued requests of one kind, up to max_rows (at least one)."""
         batch: list[_Item] = []
         total = 0
-        width = self._pending[0].rows.shape[1:]
-        dtype = self._pending[0].rows.dtype
+        kind = _kind(self._pending[0].rows)
         rest = []
         for item in self._pending:
-            fits = total == 0 or total + item.rows.shape[0] <= self.max_rows
-            if fits and item.rows.shape[1:] == width and item.rows.dtype == dtype:
+            fits = total == 0 or total + len(item.rows) <= self.max_rows
+            if fits and _kind(item.rows) == kind:
                 batch.append(item)
-                total += item.rows.shape[0]
+                total += len(item.rows)
             else:
                 rest.append(item)
         self._pending = rest
@@ -90,7 +107,7 @@ class Batcher:
             deadline = time.monotonic() + self.max_delay_s
             while time.monotonic() < deadline:
                 with self._lock:
-                    if sum(i.rows.shape[0] for i in self._pending) >= self.max_rows:
+                    if sum(len(i.rows) for i in self._pending) >= self.max_rows:
                         break
                 time.sleep(self.max_delay_s / 10)
         with self._lock:
@@ -107,14 +124,14 @@ class Batcher:
                 self._running = False
 
     def _run(self, batch: list[_Item]) -> None:
-        rows = sum(item.rows.shape[0] for item in batch)
+        rows = sum(len(item.rows) for item in batch)
         if self._on_batch is not None:
             self._on_batch(len(batch))
         if len(batch) == 1:
             self._run_alone(batch[0])
             return
         try:
-            merged = np.concatenate([item.rows for item in batch])
+            merged = _merge([item.rows for item in batch])
             prediction = np.asarray(self._predict(merged))
             if prediction.ndim == 0 or prediction.shape[0] != rows:
                 raise ValueError("the prediction does not have one entry per row")
@@ -124,7 +141,7 @@ class Batcher:
             return
         start = 0
         for item in batch:
-            end = start + item.rows.shape[0]
+            end = start + len(item.rows)
             item.result = prediction[start:end]
             start = end
             item.lead = False

@@ -7,7 +7,7 @@ once, when the model is loaded; a request only runs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -16,14 +16,15 @@ from typing import Any
 import numpy as np
 from werkzeug.datastructures import Headers
 
-from serving import metrics
-from serving.codecs import content_types, decoder, encoder
+from serving.codecs import content_types, decoder, encoder, predictions, tables
 from serving.codecs.content_types import MediaType
+from serving.codecs.schema import schema_of
 from serving.config import Settings
 from serving.errors import BadRequest
-from serving.inference import fast_paths
+from serving.inference import outputs
 from serving.inference.batching import Batcher
 from serving.inference.hooks import Hook
+from serving.inference.predictors import BuiltinPredict, batchable, batcher_for
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
@@ -63,32 +64,6 @@ class Context:
     @property
     def custom_attributes(self) -> str | None:
         return self.request_headers.get(CUSTOM_ATTRIBUTES)
-
-
-def default_predict_fn(data: Any, model: Any, predict: Callable[[Any], Any] | None = None) -> Any:
-    predict = predict or getattr(model, "predict", None)
-    if predict is None:
-        raise TypeError(f"the model ({type(model).__name__}) has no predict method: define predict_fn")
-    try:
-        return predict(data)
-    except (ValueError, TypeError) as exc:
-        # scikit-learn reports bad input (feature count, NaN, dtype) as ValueError.
-        raise BadRequest(f"the model rejected the input: {exc}") from exc
-
-
-# Estimators whose prediction for a row does not depend on the other rows of the call,
-# to the last bit: trees add up per-row leaf values. Linear models are left out: BLAS
-# computes one row and many rows with different kernels, and the answers can differ in
-# the last bit, so batching them would break "the same answer as alone".
-ROWWISE_EXACT_MODULES = ("sklearn.ensemble", "sklearn.tree")
-
-
-def rowwise_exact(model: Any) -> bool:
-    return type(model).__module__.startswith(ROWWISE_EXACT_MODULES)
-
-
-def _observe_batch(requests: int) -> None:
-    metrics.get().batch_size.observe(requests)
 
 
 def _check_features(data: Any, model: Any) -> None:
@@ -143,25 +118,22 @@ class ModelHandler:
         self._input_fn = hooks.get("input_fn")
         self._predict_fn = hooks.get("predict_fn")
         self._output_fn = hooks.get("output_fn")
-        # With the user's predict_fn or transform_fn in charge, the model may not even
-        # have a predict method.
-        uses_default = not hooks.keys() & {"predict_fn", "transform_fn"} and hasattr(model, "predict")
-        self.predict = fast_paths.predictor(model) if uses_default else None
-        self.batcher = self._batcher(settings) if batching and settings.batching else None
+        # The built-in steps, for what the script leaves to us.
+        self.schema = schema_of(model, model_dir) if self._input_fn is None else None
+        self.builtin: BuiltinPredict | None = None
+        if self._predict_fn is None and self._transform_fn is None:
+            self.builtin = BuiltinPredict(model, settings, batching)
+        self.batcher = self.builtin.batcher if self.builtin is not None else None
+        if self._predict_fn is not None and batching and settings.batching:
+            self.batcher = self._user_batcher(settings)
 
-    def _batcher(self, settings: Settings) -> Batcher | None:
-        max_delay_s = settings.batch_max_delay_ms / 1000
-        if self._predict_fn is not None:
-            # A user's predict_fn may not be row-wise: batch it only when the script says so.
-            if not getattr(self.user_module, "BATCHABLE_PREDICT_FN", False):
-                return None
-            predict_fn, context = self._predict_fn, self._context(Headers())
-            batch_predict = lambda rows: predict_fn(rows, self.model, context)  # noqa: E731
-        elif rowwise_exact(self.model):
-            batch_predict = lambda rows: default_predict_fn(rows, self.model, self.predict)  # noqa: E731
-        else:
+    def _user_batcher(self, settings: Settings) -> Batcher | None:
+        # A user's predict_fn may not be row-wise: batch it only when the script says so.
+        if not getattr(self.user_module, "BATCHABLE_PREDICT_FN", False):
             return None
-        return Batcher(batch_predict, settings.batch_max_rows, max_delay_s, _observe_batch)
+        predict_fn, context = self._predict_fn, self._context(Headers())
+        assert predict_fn is not None
+        return batcher_for(lambda rows: predict_fn(rows, self.model, context), settings)
 
     def _context(self, headers: Mapping[str, str]) -> Context:
         return Context(self.name, str(self.model_dir), headers)
@@ -176,21 +148,29 @@ class ModelHandler:
     def _decode(self, request: Request, media_type: MediaType, context: Context) -> Any:
         if self._input_fn is not None:
             return self._input_fn(self._body(request, media_type), media_type.type, context)
+        if self.builtin is not None and self.builtin.role == outputs.LABEL_ENCODER:
+            return tables.decode_rows(request.body, media_type)
+        if self.schema is not None and media_type.type != content_types.RECORDIO:
+            return tables.decode(request.body, media_type, self.schema)
         data = decoder.decode(request.body, media_type)
         _check_features(data, self.model)
         return data
 
     def _predict(self, data: Any, context: Context) -> Any:
-        if self.batcher is not None and isinstance(data, np.ndarray) and data.ndim == 2:
+        if self._predict_fn is None:
+            assert self.builtin is not None
+            return self.builtin(data, context.custom_attributes)
+        if self.batcher is not None and batchable(data):
             return self.batcher.predict(data)
-        if self._predict_fn is not None:
-            return self._predict_fn(data, self.model, context)
-        return default_predict_fn(data, self.model, self.predict)
+        return self._predict_fn(data, self.model, context)
 
     def _encode(self, prediction: Any, accept_header: str | None, context: Context) -> Response:
         if self._output_fn is not None:
             accept = content_types.preferred(accept_header, self.default_accept)
             return _hook_response(self._output_fn(prediction, accept, context), accept)
+        if isinstance(prediction, outputs.Selection):
+            accept = content_types.negotiate(accept_header, predictions.SUPPORTED, self.default_accept)
+            return Response(predictions.encode(prediction, accept), accept)
         accept = content_types.negotiate(accept_header, encoder.SUPPORTED, self.default_accept)
         return Response(encoder.encode(prediction, accept), accept)
 
@@ -206,5 +186,6 @@ class ModelHandler:
         media_type = content_types.parse_content_type(request.content_type)
         accept = content_types.preferred(request.accept, self.default_accept)
         body = self._body(request, media_type)
+        assert self._transform_fn is not None
         result = self._transform_fn(self.model, body, media_type.type, accept, self._context(request.headers))
         return _hook_response(result, accept)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +17,8 @@ from sklearn.tree import DecisionTreeRegressor
 from serving.config import Settings
 from serving.errors import BadRequest
 from serving.inference.batching import Batcher
-from serving.inference.pipeline import Request, default_predict_fn
+from serving.inference.pipeline import Request
+from serving.inference.predictors import default_predict_fn, rowwise_exact
 from serving.models import lifecycle
 from tests.support import features
 
@@ -164,3 +166,61 @@ def test_handler_batches_trees_and_opted_in_predict_fns_only(tmp_path: Path) -> 
     linear.mkdir()
     joblib.dump(LinearRegression().fit(X, X.sum(axis=1)), linear / "model.joblib")
     assert lifecycle.load("m", linear, settings).batcher is None
+
+
+class GatedMethod(GatedModel):
+    """The same gate around any one method of a model (predict_proba, for one)."""
+
+    def __init__(self, model: object, method: str) -> None:
+        super().__init__(model)
+        self.method = method
+
+    def predict(self, rows):  # type: ignore[no-untyped-def]
+        self.calls.append(len(rows))
+        if len(self.calls) == 1:
+            self.entered.set()
+            assert self.gate.wait(30)
+        return getattr(self.model, self.method)(rows)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_dataframe_pipelines_batch_bit_for_bit(tmp_path: Path, method: str) -> None:
+    from tests.models import tabular
+
+    model, _ = tabular.write_classifier_pipeline(tmp_path, trees=20)
+    assert rowwise_exact(model)
+    gated = GatedMethod(model, method)
+    batcher = Batcher(gated.predict, max_rows=1000)
+    houses = tabular.houses(40, seed=9)
+    sizes = [1, 1, 3, 1, 7, 2, 1, 1]
+    starts = np.cumsum([0, *sizes])
+    requests = [houses.iloc[a:b].reset_index(drop=True) for a, b in itertools.pairwise(starts)]
+    answers = run_concurrently(batcher, gated, requests)
+    assert gated.calls[1] == sum(sizes[1:])
+    for rows, answer in zip(requests, answers, strict=True):
+        alone = getattr(model, method)(rows)
+        assert np.asarray(answer).tobytes() == alone.tobytes()
+
+
+def test_regressors_with_missing_values_batch_bit_for_bit(tmp_path: Path) -> None:
+    from tests.models import tabular
+
+    model, frame = tabular.write_regressor_with_missing_values(tmp_path)
+    assert rowwise_exact(model)
+    gated = GatedModel(model)
+    requests = [frame.iloc[i : i + 1].reset_index(drop=True) for i in range(0, 10)]
+    answers = run_concurrently(Batcher(gated.predict, max_rows=1000), gated, requests)
+    for rows, answer in zip(requests, answers, strict=True):
+        assert np.asarray(answer).tobytes() == model.predict(rows).tobytes()
+
+
+def test_pipelines_with_linear_or_user_steps_are_not_batched() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    X = features(40)
+    y = (X[:, 0] > 0.5).astype(int)
+    assert rowwise_exact(make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=2)).fit(X, y))
+    assert not rowwise_exact(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y))
+    assert not rowwise_exact(make_pipeline(FunctionTransformer(np.log1p), RandomForestRegressor()).fit(X, y))

@@ -135,9 +135,7 @@ def test_hooks_see_custom_attributes_in_any_header_spelling(tmp_path: Path) -> N
 def test_hooks_are_resolved_once_at_load(tmp_path: Path) -> None:
     write_regressor(tmp_path)
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "inference.py").write_text(
-        "def predict_fn(data, model):\n    return ['loaded']\n"
-    )
+    (tmp_path / "code" / "inference.py").write_text("def predict_fn(data, model):\n    return ['loaded']\n")
     handler = load(tmp_path)
     assert handler.user_module is not None
     handler.user_module.predict_fn = lambda data, model: ["replaced"]
