@@ -11,7 +11,6 @@ usage: python -m benchmarks.multi_model [--image TAG] [--seconds N] [--json PATH
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks import options
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
 from harness.containers import Container, serving
@@ -98,13 +98,9 @@ def measure(image: str, engine: str, root: Path, body: str, seconds: int) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--image", default="sklearn-sagemaker:latest")
+    parser = options.parser(__doc__)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--copies", type=int, default=600, help="model names available to load")
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "models"

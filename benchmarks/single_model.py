@@ -9,14 +9,13 @@ usage: python -m benchmarks.single_model [--image TAG] [--seconds N] [--json PAT
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
 import requests
 
-from benchmarks import predict_timing
+from benchmarks import options, predict_timing
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
 from harness.containers import client, serving
@@ -26,12 +25,8 @@ MODEL = "/opt/ml/model/model.joblib"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--image", default="sklearn-sagemaker:latest")
+    parser = options.parser(__doc__)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
     size_mb = client().images.get(args.image).attrs["Size"] / 1e6

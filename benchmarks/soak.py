@@ -11,24 +11,20 @@ usage: python -m benchmarks.soak [--image TAG] [--minutes N] [--json PATH]
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks import options
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
 from harness.containers import serving
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--image", default="sklearn-sagemaker:latest")
+    parser = options.parser(__doc__)
     parser.add_argument("--minutes", type=int, default=10)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     body = ",".join(["0.5"] * 6)
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,6 @@ usage: python -m benchmarks.suite [--quick] [--image TAG] [--out DIR]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,7 +29,7 @@ import numpy as np
 import requests
 from sklearn.linear_model import LinearRegression
 
-from benchmarks import mlserver, predict_timing
+from benchmarks import mlserver, options, predict_timing
 from benchmarks.models import housing_like, random_forest
 from benchmarks.multi_model import load_to_first_prediction, model_copies
 from benchmarks.wrk import run_wrk
@@ -269,13 +268,10 @@ def chart(r: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = options.parser(__doc__, json_output=False)
     parser.add_argument(
         "--quick", action="store_true", help="short runs, small batch, no MLServer (CI smoke)"
     )
-    parser.add_argument("--image", default="sklearn-sagemaker:latest")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest"))
     args = parser.parse_args()
     seconds = 2 if args.quick else 8
