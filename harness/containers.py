@@ -95,11 +95,6 @@ class Container:
         )
 
 
-def _volume_specs(volumes: Mapping[Path | str, str] | None) -> list[str]:
-    # `target` or `target:ro`, as after `docker run -v HOST:`.
-    return [f"{host}:{target}" for host, target in (volumes or {}).items()]
-
-
 def _cli_options(extra: Sequence[str]) -> dict[str, str]:
     """The `docker run` options callers pass as CLI words, as Docker SDK keywords."""
     known = {"--memory": "mem_limit", "--memory-swap": "memswap_limit", "--entrypoint": "entrypoint"}
@@ -116,6 +111,26 @@ def _cli_options(extra: Sequence[str]) -> dict[str, str]:
             value = words.pop(0)
         options[known[flag]] = value
     return options
+
+
+def _start(
+    image: str,
+    command: Sequence[str],
+    volumes: Mapping[Path | str, str] | None,
+    env: Mapping[str, str] | None,
+    name_prefix: str = "skl",
+    **options: Any,
+) -> Any:
+    """`docker run -d`: the SDK's container, started."""
+    return client().containers.run(
+        image,
+        list(command) or None,
+        detach=True,
+        name=f"{name_prefix}-{uuid.uuid4().hex[:10]}",
+        volumes=[f"{host}:{target}" for host, target in (volumes or {}).items()],
+        environment=dict(env or {}),
+        **options,
+    )
 
 
 @contextmanager
@@ -143,15 +158,14 @@ def run_container(
         options |= {"mem_limit": memory, "memswap_limit": memory}
     if entrypoint is not None:
         options["entrypoint"] = entrypoint
-    sdk = client().containers.run(
+    sdk = _start(
         image,
-        list(command) or None,
-        detach=True,
-        name=f"{name_prefix}-{uuid.uuid4().hex[:10]}",
+        command,
+        volumes,
+        env,
+        name_prefix,
         labels=dict(labels or {}),
         ports={f"{port}/tcp": (LOOPBACK, None)},
-        volumes=_volume_specs(volumes),
-        environment=dict(env or {}),
         **options,
     )
     try:
@@ -222,14 +236,7 @@ def run_to_completion(
     timeout_s: float = 1800,
 ) -> Finished:
     """`docker run --rm IMAGE COMMAND...`: wait for it to exit; its exit code and output."""
-    sdk = client().containers.run(
-        image,
-        list(command) or None,
-        detach=True,
-        name=f"skl-{uuid.uuid4().hex[:10]}",
-        volumes=_volume_specs(volumes),
-        environment=dict(env or {}),
-    )
+    sdk = _start(image, command, volumes, env)
     try:
         code = sdk.wait(timeout=timeout_s)["StatusCode"]
         return Finished(
