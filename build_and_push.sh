@@ -5,7 +5,7 @@
 # The account comes from `aws sts get-caller-identity`; the region from AWS_REGION,
 # AWS_DEFAULT_REGION, `aws configure get region`, or else us-west-2. The ECR repository
 # IMAGE_NAME is created (with scan on push) when missing. The image is built by
-# scripts/build-image.sh, the build the tests use. Progress goes to stderr; the full image
+# container/build-image.sh, the build the tests use. Progress goes to stderr; the full image
 # URI is the last line, on stdout, so `uri=$(./build_and_push.sh NAME)` works.
 #
 # Environment, for offline use and tests:
@@ -80,9 +80,9 @@ printf '%s' "$password" | docker login --username AWS --password-stdin "$registr
   fail "docker login to $registry failed: $(reason "$log")"
 unset password
 
-echo "$me: building $image:$tag with scripts/build-image.sh" >&2
-"$here/scripts/build-image.sh" "$image:$tag" >&2 ||
-  fail "build failed: scripts/build-image.sh $image:$tag (its output is above)"
+echo "$me: building $image:$tag with container/build-image.sh" >&2
+"$here/container/build-image.sh" "$image:$tag" >&2 ||
+  fail "build failed: container/build-image.sh $image:$tag (its output is above)"
 
 docker tag "$image:$tag" "$fullname" >"$log" 2>&1 || fail "docker tag failed: $(reason "$log")"
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from serving.config import Settings, shared_dir
-from serving.mms.handler import IN_FLIGHT_ENV
+from serving.mms.handler import IN_FLIGHT_ENV, PAYLOAD_LIMIT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def toolkit_environment(settings: Settings) -> dict[str, str]:
     # own; let it pass bodies up to twice our limit, so the handler refuses them with the
     # same JSON 413 as our engine (past that, the front end's answer stands).
     env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(2 * settings.max_payload_mb)
+    env[PAYLOAD_LIMIT_ENV] = str(settings.max_payload_bytes)
     # SAGEMAKER_MODEL_SERVER_TIMEOUT is read as minutes by multi-model-server; the
     # seconds variant says what our engine means by it.
     env.setdefault("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", str(settings.timeout))

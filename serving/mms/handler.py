@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Where `serve` (mms.engine) looks for requests in flight before it stops the server.
 IN_FLIGHT_ENV = "SAGEMAKER_MMS_IN_FLIGHT_DIR"
+# Our body limit, in bytes: multi-model-server's own is set above it (see mms.engine).
+PAYLOAD_LIMIT_ENV = "SAGEMAKER_MMS_PAYLOAD_LIMIT_BYTES"
 
 
 @contextlib.contextmanager
@@ -79,10 +81,14 @@ class HandlerService:
         # 503 with the loader's message when it cannot be loaded at all.
         try:
             # One request at a time per multi-model-server worker: nothing to batch.
+            # No memory guard: multi-model-server's processes for unloaded models leave at
+            # their own pace, so the container's reading lags behind; the check before the
+            # load is what stands between a load and an OOM kill here.
             self.handler = lifecycle.load(
                 context.model_name,
                 Path(context.system_properties["model_dir"]),
                 settings,
+                sharers=None,
                 batching=False,
                 make_room=lambda needed: lifecycle.check_room(needed, settings),
             )
@@ -116,7 +122,7 @@ class HandlerService:
             try:
                 if self.load_error is not None:
                     raise self.load_error
-                limit = self.settings.max_payload_bytes
+                limit = int(os.environ.get(PAYLOAD_LIMIT_ENV) or self.settings.max_payload_bytes)
                 if len(request.body) > limit:
                     raise PayloadTooLarge.over(limit)
                 assert self.handler is not None

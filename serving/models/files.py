@@ -65,14 +65,10 @@ def load_skops(path: Path, trusted: Sequence[str] = DEFAULT_SKOPS_TRUSTED) -> An
 
 def default_model_fn(model_dir: str, skops_trusted: Sequence[str] = DEFAULT_SKOPS_TRUSTED) -> Any:
     path = find_model_file(Path(model_dir))
-    if path.suffix == ".skops":
-        try:
-            return load_skops(path, skops_trusted)
-        except ModelLoadError:
-            raise
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
     try:
-        return joblib.load(path)
+        return load_skops(path, skops_trusted) if path.suffix == ".skops" else joblib.load(path)
+    except (ModelLoadError, MemoryError):
+        # A MemoryError is the memory guard's: the caller reports it as over the budget.
+        raise
     except Exception as exc:
         raise ModelLoadError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc

@@ -15,6 +15,7 @@ time a load starts, `model_dir` is a directory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -53,7 +54,7 @@ def check_room(needed: int, settings: Settings) -> None:
 
 
 def _steps(
-    name: str, model_dir: Path, settings: Settings, sharers: int, batching: bool, phase: Phase
+    name: str, model_dir: Path, settings: Settings, sharers: int | None, batching: bool, phase: Phase
 ) -> ModelHandler:
     code_dir = code_dir_for(model_dir, settings)
     phase("installing requirements")
@@ -62,7 +63,10 @@ def _steps(
     module = load_module(code_dir, settings.program)
     hooks = user_hooks(module)
     phase("running model_fn")
-    with memory_guard.guarded(settings.memory_headroom_mb, sharers=sharers):
+    guarded = (
+        memory_guard.guarded(settings.memory_headroom_mb, sharers) if sharers else contextlib.nullcontext()
+    )
+    with guarded:
         if "model_fn" in hooks:
             try:
                 model = hooks["model_fn"](str(model_dir), Context(name, str(model_dir)))
@@ -82,14 +86,15 @@ def load(
     model_dir: Path,
     settings: Settings,
     *,
-    sharers: int = 1,
+    sharers: int | None = 1,
     batching: bool = True,
     make_room: Callable[[int], None] | None = None,
     phase: Phase | None = None,
 ) -> ModelHandler:
     """Load a model from `model_dir`, or raise with the reason.
 
-    `sharers`: processes loading at the same moment, which split the memory left.
+    `sharers`: processes loading at the same moment, which split the memory left; None
+    loads without the memory guard.
     `make_room(bytes)`: asked first for the room the model is expected to take; frees
     it or raises InsufficientMemory (see `check_room`).
     `phase(text)`: told what the load is doing, for a /ping that says so.

@@ -14,7 +14,6 @@ is a JSON report of what each hook saw in its `context`.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 import requests
 
+from harness.waiting import WaitTimeout, wait_until
 from tests.container.conftest import Container, run_container
 from tests.support import csv_rows, features, wait_for_ping, write_regressor
 
@@ -176,20 +176,18 @@ def served(request: pytest.FixtureRequest, image: str, model_dir: tuple[Path, An
 
 
 def wait_for_invocation(container: Container, deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    last = "no answer"
-    while time.monotonic() < end:
-        try:
-            response = invoke(container, {"rows": features(1).tolist()})
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:300]}"
-        except requests.RequestException as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise AssertionError(
-        f"no successful invocation within {deadline_s} s; last: {last}\n{container.logs()[-3000:]}"
-    )
+    try:
+        wait_until(
+            lambda: invoke(container, {"rows": features(1).tolist()}),
+            deadline_s,
+            "a successful invocation",
+            ready=lambda r: r.status_code == 200,
+            errors=(requests.RequestException,),
+            describe=lambda r: f"{r.status_code} {r.text[:300]}",
+            interval_s=0.2,
+        )
+    except WaitTimeout as exc:
+        raise AssertionError(f"{exc}\n{container.logs()[-3000:]}") from None
 
 
 def invoke(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import requests
 
 from tests.container.conftest import Container, run_container
-from tests.support import csv_rows, docker, features, wait_for_ping, write_regressor
+from tests.support import csv_rows, docker, features, wait_for_ping, wait_until, write_regressor
 
 pytestmark = pytest.mark.docker
 
@@ -64,7 +63,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 def mme(image: str, engine: str, model_tree) -> Iterator[Container]:
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
     with run_container(image, "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env) as container:
-        wait_for_ping(container.url, deadline_s=90)
+        wait_for_ping(container.url)
         yield container
 
 
@@ -199,7 +198,7 @@ def test_bad_input_to_a_model_is_a_4xx(mme: Container) -> None:
 def own_mme(image: str, model_tree) -> Iterator[Container]:
     env = {"SAGEMAKER_MULTI_MODEL": "true"}
     with run_container(image, "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env) as container:
-        wait_for_ping(container.url, deadline_s=60)
+        wait_for_ping(container.url)
         yield container
 
 
@@ -277,7 +276,7 @@ def test_memory_budget_answers_507_instead_of_an_oom_kill(image: str, engine: st
     with run_container(
         image, "serve", volumes={big_models: f"{MODELS}:ro"}, env=env, extra=extra
     ) as container:
-        wait_for_ping(container.url, deadline_s=90)
+        wait_for_ping(container.url)
 
         def load_and_check(name: str) -> requests.Response:
             response = load(container, name)
@@ -340,7 +339,7 @@ def test_sigterm_leaves_no_mms_process_behind(image: str, model_tree) -> None:
     with run_container(
         image, "-c", script, volumes={model_tree[0]: f"{MODELS}:ro"}, env=env, extra=("--entrypoint", "sh")
     ) as container:
-        wait_for_ping(container.url, deadline_s=90)
+        wait_for_ping(container.url)
         assert load(container, "alpha").status_code == 200
         assert invoke_csv(container, "alpha", features(1)).status_code == 200
         before = docker("top", container.id, "-eo", "pid,args").stdout
@@ -354,10 +353,14 @@ def test_sigterm_leaves_no_mms_process_behind(image: str, model_tree) -> None:
             "        os.kill(int(pid), 15)\n"
         )
         docker("exec", container.id, "python", "-c", signal_serve)
-        deadline = time.monotonic() + 40
-        while "serve-exited-" not in container.logs():
-            assert time.monotonic() < deadline, container.logs()[-2000:]
-            time.sleep(0.2)
+        wait_until(
+            container.logs,
+            120,
+            "serve to exit",
+            ready=lambda logs: "serve-exited-" in logs,
+            interval_s=0.2,
+            describe=lambda logs: logs[-2000:],
+        )
         assert "serve-exited-0" in container.logs()
         after = docker("top", container.id, "-eo", "pid,args").stdout
         assert "java" not in after and "model_service_worker" not in after and "python" not in after, after

@@ -19,7 +19,6 @@ import json
 import pickle
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from urllib.parse import quote, urlsplit
 import numpy as np
 import pytest
 
-from tests.server.process import serve, workers_of
+from tests.server.process import serve, started_workers, workers_of
 from tests.support import wait_for_ping, write_regressor
 
 MB = 1024 * 1024
@@ -108,10 +107,7 @@ def multi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _wait_for_workers(server: Server) -> None:
-    deadline = time.monotonic() + 30
-    while len(server.workers()) < 2:
-        assert time.monotonic() < deadline, "the workers did not start"
-        time.sleep(0.05)
+    started_workers(server.process)
 
 
 # --- raw HTTP -------------------------------------------------------------------------
