@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.codecs.content_types import CSV, JSON, JSONLINES, MediaType
-from serving.codecs.decoder import decode_text, json_document
+from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, MediaType
+from serving.codecs.decoder import decode_npy, decode_text, json_document
 from serving.codecs.schema import NUMBER, STRING, Schema
 from serving.errors import BadRequest, UnsupportedMediaType
 
@@ -225,12 +225,25 @@ TABLES: dict[str, Callable[[str, MediaType, Schema], pd.DataFrame]] = {
 }
 
 
+def _numbers(body: bytes, media_type: MediaType, schema: Schema) -> pd.DataFrame:
+    """An npy array stays numbers: its columns are the model's, in order."""
+    array = decode_npy(body, media_type)
+    if schema.text or array.shape[1] != len(schema.names):
+        raise BadRequest(
+            f"the npy array has {array.shape[1]} columns; the model takes {len(schema.names)}: "
+            + ", ".join(schema.names)
+        )
+    return pd.DataFrame(array, columns=list(schema.names), copy=False)
+
+
 def decode(body: bytes, media_type: MediaType, schema: Schema) -> pd.DataFrame | list[str]:
     """The body as the model's DataFrame (or its texts)."""
+    if media_type.type == NPY:
+        return _numbers(body, media_type, schema)
     if media_type.type not in TABLES:
         raise UnsupportedMediaType(
             f"content type {media_type.type!r} is not supported for a model of named columns; "
-            f"send one of: {', '.join(TABLES)}"
+            f"send one of: {', '.join((*TABLES, NPY))}"
         )
     if not body.strip():
         raise BadRequest("the request body is empty; send at least one row")

@@ -1,6 +1,6 @@
 """The models teams ship, as saved, in docker: both engines, multi-model mode, target routing.
 
-One container per engine holds every model of `tests.models.tabular` through the
+One container per engine holds every model of `harness.tabular` through the
 /models API; the answers are compared with the same models' in-process ones.
 """
 
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import requests
 
+from harness import tabular
 from tests.container.conftest import Container, run_container
-from tests.models import tabular
 from tests.support import wait_for_ping
 
 pytestmark = pytest.mark.docker

@@ -185,7 +185,7 @@ class GatedMethod(GatedModel):
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba"])
 def test_dataframe_pipelines_batch_bit_for_bit(tmp_path: Path, method: str) -> None:
-    from tests.models import tabular
+    from harness import tabular
 
     model, _ = tabular.write_classifier_pipeline(tmp_path, trees=20)
     assert rowwise_exact(model)
@@ -203,7 +203,7 @@ def test_dataframe_pipelines_batch_bit_for_bit(tmp_path: Path, method: str) -> N
 
 
 def test_regressors_with_missing_values_batch_bit_for_bit(tmp_path: Path) -> None:
-    from tests.models import tabular
+    from harness import tabular
 
     model, frame = tabular.write_regressor_with_missing_values(tmp_path)
     assert rowwise_exact(model)

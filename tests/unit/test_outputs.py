@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import tabular
 from serving.config import ConfigError, Settings
 from serving.errors import BadRequest, ModelLoadError
 from serving.inference.pipeline import ModelHandler, Request
 from serving.models import lifecycle
-from tests.models import tabular
 
 CSV_ROWS = "NewYork_NY,2001,3331,4,2.5,0.99,1\nAustin_TX,1990,900,2,1,0.2,0"
 ALL_KEYS = "predicted_label,probability,probabilities,labels"
@@ -147,3 +147,16 @@ def test_a_label_encoder_turns_encoded_labels_back_as_autopilots_last_stage_does
     assert plain.invoke(Request(b"1\n0", "text/csv", "text/csv")).body == b"pricey\ncheap"
     with pytest.raises(BadRequest, match="not one of the 2 encoded labels"):
         plain.invoke(Request(b"2", "text/csv", "text/csv"))
+
+
+def test_a_transformer_feeds_built_in_algorithms_recordio_protobuf(tmp_path: Path) -> None:
+    from sagemaker.amazon.common import read_records
+
+    model, _ = tabular.write_transformer(tmp_path)
+    handler = load(tmp_path)
+    got = handler.invoke(Request(CSV_ROWS.encode(), "text/csv", "application/x-recordio-protobuf"))
+    assert got.content_type == "application/x-recordio-protobuf"
+    import io
+
+    rows = [list(r.features["values"].float32_tensor.values) for r in read_records(io.BytesIO(got.body))]
+    np.testing.assert_allclose(rows, model.transform(frame()).astype(np.float32))

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness import tabular
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError, UnsupportedMediaType
 from serving.inference.pipeline import ModelHandler, Request
 from serving.models import lifecycle
-from tests.models import tabular
 
 ROW = {"city": "NewYork_NY", "year": 2001, "sqft": 3331.0, "beds": 4, "baths": 2.5, "lot": 0.99, "pool": 1}
 CSV_ROW = "NewYork_NY,2001,3331,4,2.5,0.99,1"
@@ -161,10 +161,20 @@ def test_an_unknown_category_is_refused_when_the_encoder_refuses_unknowns(tmp_pa
     assert "Paris_FR" in err.value.message
 
 
-def test_npy_is_not_a_table(classifier) -> None:
+def test_npy_stays_numbers_in_the_models_columns(tmp_path: Path) -> None:
+    import io
+
+    model, frame = tabular.write_regressor_with_missing_values(tmp_path)
+    handler = lifecycle.load("m", tmp_path, Settings.from_env({}))
+    buffer = io.BytesIO()
+    np.save(buffer, frame.head(3).to_numpy())
+    assert answer(handler, buffer.getvalue(), "application/x-npy") == model.predict(frame.head(3)).tolist()
+
+
+def test_types_a_table_cannot_come_in_are_415(classifier) -> None:
     handler, _ = classifier
     with pytest.raises(UnsupportedMediaType):
-        answer(handler, b"\x93NUMPY", "application/x-npy")
+        answer(handler, b"<houses/>", "application/xml")
 
 
 def test_models_fitted_on_arrays_keep_the_numeric_path(tmp_path: Path) -> None:

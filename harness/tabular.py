@@ -1,4 +1,4 @@
-"""Real models of the kinds teams deploy, fitted on pandas DataFrames, for the tests.
+"""Real models of the kinds teams deploy, fitted on pandas DataFrames, for tests and benchmarks.
 
 Each writes `model.joblib` into a directory and returns the fitted object and the data
 it was fitted on, so tests compare the server's answers with in-process ones.
