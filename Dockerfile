@@ -50,10 +50,13 @@ COPY pyproject.toml README.md /tmp/src/
 COPY serving /tmp/src/serving
 COPY training /tmp/src/training
 COPY deploy /tmp/src/deploy
+COPY usercode /tmp/src/usercode
 RUN pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} --no-deps /tmp/src \
  && rm -rf /tmp/src /root/.cache
 
-RUN mkdir -p /opt/ml/model /opt/ml/models /opt/ml/input /opt/ml/output
+# /opt/ml/code stays empty: `train` puts the user's code there, and skips a directory
+# that already holds files, as AWS's toolkit does.
+RUN mkdir -p /opt/ml/model /opt/ml/models /opt/ml/input /opt/ml/output /opt/ml/code
 EXPOSE 8080
 WORKDIR /opt/ml
 CMD ["serve"]

@@ -96,15 +96,12 @@ def text(_name: str, raw: str) -> str:
     return raw
 
 
-def local_path(name: str, raw: str) -> Path:
-    # The SDK's local mode passes file:// URLs; SageMaker passes plain paths.
-    raw = raw.removeprefix("file://")
-    if "://" in raw:
-        raise ConfigError(
-            f"{name}={raw!r}: only local directories are supported; "
-            "package the code as code/ inside model.tar.gz instead"
-        )
-    return Path(raw)
+def code_location(name: str, raw: str) -> str:
+    # The forms AWS's toolkit takes: an s3:// archive, a file:// URL or a plain path, each to
+    # a directory or a .tar.gz (the SDK's local mode passes file://, SageMaker s3://).
+    if "://" in raw and not raw.startswith(("s3://", "file://")):
+        raise ConfigError(f"{name}={raw!r} must be an s3:// URL, a file:// URL or a path")
+    return raw
 
 
 LOG_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR", "50": "CRITICAL"}
@@ -178,12 +175,18 @@ class Settings:
         text,
         "Response type when `Accept` is missing or `*/*`.",
     )
-    program: str = setting("SAGEMAKER_PROGRAM", "inference.py", text, "Your script, in the code directory.")
-    submit_dir: Path | None = setting(
+    program: str | None = setting(
+        "SAGEMAKER_PROGRAM",
+        None,
+        text,
+        "Your script, in the code directory; when set, serving fails without it.",
+        "`inference.py`, if there",
+    )
+    submit_dir: str | None = setting(
         "SAGEMAKER_SUBMIT_DIRECTORY",
         None,
-        local_path,
-        "The code directory (a local path or `file://` URL).",
+        code_location,
+        "The code: a directory, or a `.tar.gz` as a path, `file://` or `s3://` URL, unpacked once.",
         "`$SAGEMAKER_BASE_DIR/model/code`",
     )
     requirements_timeout: float = setting(
@@ -271,8 +274,9 @@ class Settings:
         "one encoded label per row",
     )
     # Set by `serve` before the workers start: where they share the loaded-model record
-    # and unpacked archives.
+    # and unpacked archives, and why the code could not be fetched, if it could not.
     state_dir: Path | None = None
+    code_error: str | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -284,7 +288,15 @@ class Settings:
 
     @property
     def code_dir(self) -> Path:
-        return self.submit_dir if self.submit_dir is not None else self.model_dir / "code"
+        """The code directory; an archive or s3:// location is a directory once `serve` fetched it."""
+        if self.submit_dir is None or self.submit_dir.startswith("s3://"):
+            return self.model_dir / "code"
+        return Path(self.submit_dir.removeprefix("file://"))
+
+    @property
+    def script(self) -> str:
+        name = self.program or "inference.py"
+        return name if name.endswith(".py") else f"{name}.py"
 
     @property
     def max_payload_bytes(self) -> int:

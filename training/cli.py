@@ -1,19 +1,23 @@
 """The `train` command SageMaker runs: `docker run IMAGE train`.
 
-Reads hyperparameters and the train/validation CSV channels from the SageMaker tree, fits a
+A job that names a program (`sagemaker_program`, the SDK's `entry_point`) runs the user's
+own script (`script_mode`). Any other job runs the built-in trainer: it reads
+hyperparameters and the train/validation CSV channels from the SageMaker tree, fits a
 random forest, logs metrics, and writes model/model.joblib. Exit codes follow
-sagemaker-training-toolkit: 0 success, 1 a problem with the job's inputs, 2 a fault of the trainer.
+sagemaker-training-toolkit: 0 success, 1 a problem with the job's inputs or the user's
+script, 2 a fault of the trainer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
 from typing import Any
 
-from training import hyperparameters, outputs
+from training import hyperparameters, outputs, script_mode
 from training.channels import TRAIN, VALIDATION, find_channels
 from training.csv_data import read_channel
 from training.errors import ClientError
@@ -25,6 +29,8 @@ from training.paths import TrainingPaths
 USAGE = """usage: train
 
 Runs the SageMaker training contract under $SAGEMAKER_BASE_DIR (default /opt/ml).
+With the sagemaker_program hyperparameter: your own script, from sagemaker_submit_directory.
+Otherwise the built-in random forest.
 Hyperparameters: n-estimators (100), min-samples-leaf (3), model-name ("model"), random-state (0).
 Channels: train (required), validation (optional); headerless CSV, label in the first column.
 """
@@ -76,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ClientError(
                 f"train takes no arguments (got: {' '.join(args)}); configure it with hyperparameters"
             )
+        raw = hyperparameters.load_raw(paths.hyperparameters_file)
+        if script_mode.wanted(raw, os.environ):
+            return script_mode.main(paths, raw)
         run(paths)
         outputs.write_success(paths)
     except ClientError as exc:

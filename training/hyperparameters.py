@@ -16,11 +16,6 @@ from training.errors import ClientError
 # settings for this trainer, so they are neither used nor rejected.
 RESERVED_PREFIXES = ("sagemaker_", "_tuning_")
 
-# A framework estimator sends these to run the user's own script. Training something else
-# instead would look like success while ignoring the user's code, so it is refused.
-USER_SCRIPT_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
-
-
 @dataclass(frozen=True)
 class Hyperparameters:
     n_estimators: int = 100
@@ -98,12 +93,6 @@ def _unknown_message(unknown: list[str]) -> str:
 
 
 def parse(raw: Mapping[str, Any]) -> Hyperparameters:
-    script_keys = [key for key in USER_SCRIPT_KEYS if key in raw]
-    if script_keys:
-        raise ClientError(
-            f"hyperparameter {script_keys[0]} asks to run a user training script, which this "
-            f"container does not do; its built-in trainer takes only {', '.join(sorted(PARSERS))}"
-        )
     unknown = sorted(key for key in raw if key not in PARSERS and not key.startswith(RESERVED_PREFIXES))
     if unknown:
         raise ClientError(_unknown_message(unknown))

@@ -38,6 +38,11 @@ class TrainingPaths:
         return self.config_dir / "inputdataconfig.json"
 
     @property
+    def code_dir(self) -> Path:
+        # Where the user's script is put and run; the image leaves it empty.
+        return self.base_dir / "code"
+
+    @property
     def data_dir(self) -> Path:
         return self.base_dir / "input" / "data"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from serving.config import Settings, shared_dir
 from serving.mms.handler import IN_FLIGHT_ENV, PAYLOAD_LIMIT_ENV
+from serving.models import code
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,11 @@ def stop_group(pgid: int, grace_s: float) -> None:
 
 
 def run(settings: Settings) -> int:
-    in_flight = Path(tempfile.mkdtemp(prefix="mms-in-flight-", dir=shared_dir()))
-    env = toolkit_environment(settings) | {IN_FLIGHT_ENV: str(in_flight)}
+    own = Path(tempfile.mkdtemp(prefix="mms-serve-", dir=shared_dir()))
+    in_flight = own / "in-flight"
+    in_flight.mkdir()
+    settings = code.prepare(settings, own / "code")
+    env = toolkit_environment(settings) | code.exported(settings) | {IN_FLIGHT_ENV: str(in_flight)}
     child = subprocess.Popen([sys.executable, "-c", START], env=env, start_new_session=True)
     stopping = False
 
@@ -116,11 +120,11 @@ def run(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    code = child.wait()
-    shutil.rmtree(in_flight, ignore_errors=True)
+    exit_code = child.wait()
+    shutil.rmtree(own, ignore_errors=True)
     if not stopping:
         # The toolkit exited by itself: take its workers down with it.
         stop_group(child.pid, 5)
-        log.error("multi-model-server exited with code %d", code)
-        return code or 1
+        log.error("multi-model-server exited with code %d", exit_code)
+        return exit_code or 1
     return 0

@@ -27,7 +27,7 @@ from serving.errors import (
     describe,
 )
 from serving.inference.pipeline import CUSTOM_ATTRIBUTES, ModelHandler, Request
-from serving.models import lifecycle
+from serving.models import code, lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _text(value: Any) -> str:
 
 class HandlerService:
     def __init__(self) -> None:
-        self.settings = Settings.from_env()
+        self.settings = code.from_env(Settings.from_env())
         self.handler: ModelHandler | None = None
         self.load_error: InferenceError | None = None
         self.initialized = False

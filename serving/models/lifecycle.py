@@ -40,7 +40,11 @@ Phase = Callable[[str], None]
 def code_dir_for(model_dir: Path, settings: Settings) -> Path:
     """A model's own code/ overrides the container-wide script for that model."""
     own = model_dir / "code"
-    return own if (own / settings.program).is_file() else settings.code_dir
+    if (own / settings.script).is_file():
+        return own
+    if settings.code_error is not None:
+        raise ModelLoadError(settings.code_error)
+    return settings.code_dir
 
 
 def check_room(needed: int, settings: Settings) -> None:
@@ -60,7 +64,11 @@ def _steps(
     phase("installing requirements")
     requirements.install(code_dir, settings.requirements_timeout)
     phase("importing the user's module")
-    module = load_module(code_dir, settings.program)
+    module = load_module(code_dir, settings.script)
+    if module is None and settings.program is not None:
+        # Serving without the script that was named would drop its hooks without a word.
+        named = f"SAGEMAKER_PROGRAM={settings.program}"
+        raise ModelLoadError(f"{named}: there is no {settings.script} in {code_dir}")
     hooks = user_hooks(module)
     phase("running model_fn")
     guarded = (

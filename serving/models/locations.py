@@ -11,13 +11,13 @@ import fcntl
 import hashlib
 import os
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
 from serving.errors import BadRequest, InferenceError, NotFound
 from serving.models.files import SUFFIXES
+from usercode.archives import UnsafeArchive, safe_extract
 
 MAX_NAME_LENGTH = 1024  # InvokeEndpoint's TargetModel limit
 MAX_PART_BYTES = 255  # the longest file name Linux file systems take
@@ -140,36 +140,8 @@ class ModelLocations:
             try:
                 safe_extract(archive, staging)
                 staging.rename(target)
+            except UnsafeArchive as exc:
+                raise BadRequest(str(exc)) from None
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return target
-
-
-def safe_extract(archive: Path, destination: Path) -> None:
-    """Regular files and directories only, every one inside destination.
-
-    Written out rather than `tarfile`'s extraction filters: the image's Debian Python is
-    3.11.2, and the filters arrived in 3.11.4.
-    """
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                parts = Path(member.name).parts
-                if member.name.startswith("/") or ".." in parts:
-                    raise BadRequest(f"archive {archive.name!r} has an unsafe path {member.name[:100]!r}")
-                if not (member.isfile() or member.isdir()):
-                    raise BadRequest(f"archive {archive.name!r} has a link or device {member.name[:100]!r}")
-            for member in members:
-                target = destination / member.name
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                if source is None:
-                    continue
-                with source, open(target, "wb") as out:
-                    shutil.copyfileobj(source, out)
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise BadRequest(f"archive {archive.name!r} cannot be read: {exc}") from None

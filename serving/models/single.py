@@ -46,7 +46,7 @@ class SingleModel:
         settings = self.settings
         try:
             archives = archives_in(settings.model_dir)
-            if archives and not (settings.code_dir / settings.program).is_file():
+            if archives and not (settings.code_dir / settings.script).is_file():
                 self.archives = archives
                 log.info("no default model; %d model archives to route to", len(archives))
                 return

@@ -23,6 +23,7 @@ from gunicorn.app.base import BaseApplication
 
 from serving import logs, metrics
 from serving.config import Settings, shared_dir
+from serving.models import code
 from serving.models.modes import build_mode
 from serving.web import gunicorn_errors
 from serving.web.app import create_app
@@ -98,7 +99,7 @@ def run(settings: Settings) -> None:
     # Shared by the workers: the loaded-model record and unpacked archives. On tmpfs
     # where there is one; it belongs to this server and goes with it.
     state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=shared_dir()))
-    settings = dataclasses.replace(settings, state_dir=state_dir)
+    settings = code.prepare(dataclasses.replace(settings, state_dir=state_dir), state_dir / "code")
     metrics.prepare(state_dir / "metrics")
     log.info(
         "serving %s on port %d with %d workers x %d threads",

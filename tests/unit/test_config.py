@@ -14,7 +14,7 @@ def test_defaults_follow_sagemaker() -> None:
     assert s.timeout == 60
     assert s.max_payload_bytes == 6 * 1024 * 1024
     assert s.default_accept == "application/json"
-    assert s.program == "inference.py"
+    assert s.program is None and s.script == "inference.py"
     assert s.workers >= 1
     assert s.multi_model is False
 
@@ -53,7 +53,7 @@ def test_environment_overrides() -> None:
         ("SAGEMAKER_BIND_TO_PORT", "70000", "not a TCP port"),
         ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "at least 1"),
         ("SAGEMAKER_MULTI_MODEL", "maybe", "true or false"),
-        ("SAGEMAKER_SUBMIT_DIRECTORY", "s3://bucket/code.tar.gz", "only local directories"),
+        ("SAGEMAKER_SUBMIT_DIRECTORY", "ftp://host/code.tar.gz", "must be an s3:// URL, a file:// URL"),
         ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD or SINGLE_RECORD"),
         ("SAGEMAKER_CONTAINER_LOG_LEVEL", "LOUD", "not a log level"),
     ],

@@ -140,3 +140,39 @@ def test_hooks_are_resolved_once_at_load(tmp_path: Path) -> None:
     assert handler.user_module is not None
     handler.user_module.predict_fn = lambda data, model: ["replaced"]
     assert json.loads(handler.invoke(Request(b"1,2,3,4,5,6", "text/csv", None)).body) == ["loaded"]
+
+
+def test_a_named_program_that_is_not_there_fails_the_load(tmp_path: Path) -> None:
+    write_regressor(tmp_path)
+    settings = Settings.from_env({"SAGEMAKER_PROGRAM": "serve_me.py"})
+    with pytest.raises(ModelLoadError, match=r"SAGEMAKER_PROGRAM=serve_me\.py: there is no serve_me\.py"):
+        lifecycle.load("m", tmp_path, settings)
+    # Unnamed, inference.py is optional: the default model_fn serves.
+    assert lifecycle.load("m", tmp_path, Settings.from_env({})).user_module is None
+
+
+def test_submit_directory_as_a_local_archive_is_unpacked_once(tmp_path: Path) -> None:
+    import tarfile
+
+    from serving.models import code
+
+    write_regressor(tmp_path / "model")
+    script = tmp_path / "inference.py"
+    script.write_text("def output_fn(prediction, accept):\n    return 'from the archive'\n")
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+        tar.add(script, arcname="inference.py")
+    for form in (str(tmp_path / "sourcedir.tar.gz"), f"file://{tmp_path}/sourcedir.tar.gz"):
+        settings = code.prepare(Settings.from_env({"SAGEMAKER_SUBMIT_DIRECTORY": form}), tmp_path / "code")
+        assert settings.code_dir == tmp_path / "code"
+        handler = lifecycle.load("m", tmp_path / "model", settings)
+        assert handler.invoke(Request(b"1,2,3,4,5,6", "text/csv", None)).body == b"from the archive"
+
+
+def test_code_that_cannot_be_fetched_fails_every_load_with_the_reason(tmp_path: Path) -> None:
+    from serving.models import code
+
+    write_regressor(tmp_path / "model")
+    missing = Settings.from_env({"SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path / "nowhere.tar.gz")})
+    settings = code.prepare(missing, tmp_path / "code")
+    with pytest.raises(ModelLoadError, match=r"nowhere\.tar\.gz: no such file or directory"):
+        lifecycle.load("m", tmp_path / "model", settings)

@@ -172,7 +172,7 @@ BAD_INPUTS = {
     "JSON-encoded bad value": ({"n-estimators": '"abc"'}, {"train": "1,2\n"}, "is not a whole number"),
     "fractional n-estimators": ({"n-estimators": "2.5"}, {"train": "1,2\n"}, "is not a whole number"),
     "zero trees": ({"n-estimators": "0"}, {"train": "1,2\n"}, "n-estimators=0 must be at least 1"),
-    "user script": ({"sagemaker_program": '"train.py"'}, {"train": "1,2\n"}, "user training script"),
+    "user script not there": ({"sagemaker_program": '"train.py"'}, {"train": "1,2\n"}, "train.py is not in"),
     "missing train channel": (FAST, {"validation": "1,2\n"}, "missing required channel 'train'"),
     "empty train channel": (FAST, {"train/": ""}, "channel train has no *.csv files"),
     "only non-CSV files": (FAST, {"train/data.parquet": "x"}, "found: data.parquet"),
