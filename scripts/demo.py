@@ -1,11 +1,14 @@
 """The demo: per-city house-price models trained in the image and served from one endpoint.
 
 Every step runs the real image the way SageMaker does: `docker run IMAGE train` over a
-/opt/ml tree for each city, each model packaged as model.tar.gz, then one
-`docker run IMAGE serve` in multi-model mode that picks the model per request from the
-X-Amzn-SageMaker-Target-Model header, as InvokeEndpoint(TargetModel=...) does.
+/opt/ml tree for each city, with the training script of AWS's multi-model notebook's
+shape (examples/housing/training.py, in script mode) or, with --built-in, the image's
+own trainer; each model packaged as model.tar.gz, then one `docker run IMAGE serve` in
+multi-model mode, with examples/housing/inference.py as the code, that picks the model
+per request from the X-Amzn-SageMaker-Target-Model header, as
+InvokeEndpoint(TargetModel=...) does.
 
-usage: python scripts/demo.py [--image TAG] [--cities N] [--rows N]
+usage: python scripts/demo.py [--image TAG] [--cities N] [--rows N] [--built-in]
 """
 
 from __future__ import annotations
@@ -28,19 +31,29 @@ def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def train_city(image: str, work: Path, city: str, rows: int) -> Path:
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "housing"
+
+
+def train_city(image: str, work: Path, city: str, rows: int, built_in: bool) -> Path:
     """Train one city's model in the image; return its model.tar.gz."""
     ml = work / "jobs" / city
     housing.write_location(work / "data", city, rows)
     (ml / "input" / "config").mkdir(parents=True)
-    (ml / "input" / "config" / "hyperparameters.json").write_text(
-        json.dumps({"n-estimators": "100", "min-samples-leaf": "3", "model-name": city})
-    )
+    # As the SDK writes them: every value JSON-encoded, the script named by sagemaker_program.
+    hyperparameters = {"n-estimators": "100", "min-samples-leaf": "3", "model-name": json.dumps(city)}
+    volumes = {ml: "/opt/ml", work / "data": f"{work / 'data'}:ro"}
+    if not built_in:
+        hyperparameters |= {
+            "sagemaker_program": json.dumps("training.py"),
+            "sagemaker_submit_directory": json.dumps("/opt/ml/code"),
+        }
+        volumes[EXAMPLE] = "/opt/ml/code:ro"
+    (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     (ml / "input" / "data").mkdir()
     for channel in ("train", "validation"):
         (ml / "input" / "data" / channel).symlink_to(work / "data" / city / channel)
     started = time.monotonic()
-    job = run_to_completion(image, "train", volumes={ml: "/opt/ml", work / "data": f"{work / 'data'}:ro"})
+    job = run_to_completion(image, "train", volumes=volumes)
     if job.exit_code != 0:
         print(job.stdout + job.stderr, file=sys.stderr)
         raise SystemExit(f"training {city} failed: {(ml / 'output' / 'failure').read_text()[:1024]}")
@@ -88,20 +101,27 @@ def main() -> None:
     parser.add_argument("--image", default="sklearn-sagemaker:latest")
     parser.add_argument("--cities", type=int, default=4, choices=range(1, len(housing.LOCATIONS) + 1))
     parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--built-in", action="store_true", help="the image's own trainer, not the script")
     args = parser.parse_args()
     cities = list(housing.LOCATIONS[: args.cities])
 
     with tempfile.TemporaryDirectory(prefix="sklearn-demo-") as tmp:
         work = Path(tmp)
-        step(f"training one model per city in the image ({args.rows} synthetic houses each, 60/30/10 split)")
+        trainer = "the built-in trainer" if args.built_in else "examples/housing/training.py"
+        step(f"training one model per city with {trainer} ({args.rows} houses each, 60/30/10 split)")
         for city in cities:
-            train_city(args.image, work, city, args.rows)
+            train_city(args.image, work, city, args.rows, args.built_in)
 
         step(
             f"docker run {args.image} serve, multi-model mode, {len(cities)} model archives in /opt/ml/models"
         )
-        env = {"SAGEMAKER_MULTI_MODEL": "true"}
-        with serving(args.image, {work / "models": "/opt/ml/models:ro"}, env) as server:
+        env = {
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/code",
+        }
+        volumes = {work / "models": "/opt/ml/models:ro", EXAMPLE: "/opt/ml/code:ro"}
+        with serving(args.image, volumes, env) as server:
             print(f"    /ping is 200 after {server.ready_s:.1f} s at {server.url}")
 
             step(
