@@ -246,11 +246,7 @@ class Settings:
     )
     batch_max_rows: int = setting("SAGEMAKER_BATCH_MAX_ROWS", 512, whole(1), "The largest batch, in rows.")
     batch_max_delay_ms: float = setting(
-        "SAGEMAKER_BATCH_MAX_DELAY_MS",
-        0.0,
-        number(0.0),
-        "How long a batch may wait for more requests.",
-        "`0`",
+        "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0, number(0.0), "How long a batch waits for more requests.", "`0`"
     )
     inference_output: tuple[str, ...] = setting(
         "SAGEMAKER_INFERENCE_OUTPUT",
