@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from serving import logs
-from serving.config import ConfigError, Settings
+from serving.config import Settings
+from serving.config_values import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

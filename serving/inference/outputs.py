@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.config import OUTPUT_KEYS as KEYS
-from serving.config import output_keys
+from serving.config_values import OUTPUT_KEYS as KEYS
+from serving.config_values import output_keys
 from serving.errors import BadRequest, ModelLoadError
 
 PREDICTOR, CLASSIFIER, TRANSFORMER, LABEL_ENCODER = "predictor", "classifier", "transformer", "label encoder"

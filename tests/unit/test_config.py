@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.config import ConfigError, Settings
+from serving.config import Settings
+from serving.config_values import ConfigError
 
 
 def test_defaults_follow_sagemaker() -> None:

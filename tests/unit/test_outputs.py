@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from harness import tabular
-from serving.config import ConfigError, Settings
+from serving.config import Settings
+from serving.config_values import ConfigError
 from serving.errors import BadRequest, ModelLoadError
 from serving.inference.pipeline import ModelHandler, Request
 from serving.models import lifecycle
