@@ -59,12 +59,22 @@ def engine(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def mme(image: str, engine: str, model_tree) -> Iterator[Container]:
+@pytest.fixture(scope="module")
+def shared_mme(image: str, engine: str, model_tree) -> Iterator[Container]:
+    """One container per engine for the API tests; each test starts with no model loaded."""
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
     with run_container(image, "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env) as container:
         wait_for_ping(container.url)
         yield container
+
+
+@pytest.fixture
+def mme(shared_mme: Container) -> Iterator[Container]:
+    yield shared_mme
+    # As AWS's own multi-model test does after each test: unload whatever it loaded.
+    for model in requests.get(f"{shared_mme.url}/models", timeout=60).json()["models"]:
+        gone = requests.delete(f"{shared_mme.url}/models/{model['modelName']}", timeout=60)
+        assert gone.status_code == 200, gone.text
 
 
 def load(container: Container, name: str, url: str | None = None) -> requests.Response:
@@ -194,7 +204,7 @@ def test_bad_input_to_a_model_is_a_4xx(mme: Container) -> None:
 # --- our engine only: routing and path safety --------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def own_mme(image: str, model_tree) -> Iterator[Container]:
     env = {"SAGEMAKER_MULTI_MODEL": "true"}
     with run_container(image, "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env) as container:

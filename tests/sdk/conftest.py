@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,42 @@ import pytest
 from tests.sdk.compose import LABEL, ComposeJanitor
 from tests.sdk.offline import OutboundGuard, apply_environment, sdk_environment, write_sdk_config
 from tests.support import free_port
+
+# Deadlines for SDK calls that have none of their own (the SDK's own /ping wait gives up
+# after about two minutes), generous enough for a slow machine.
+FIT_DEADLINE_S = 600
+SERVE_DEADLINE_S = 300
+CALL_DEADLINE_S = 180
+
+
+class Timings:
+    """How long each step of a flow took, printed after the test (pytest -s shows it)."""
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        self.steps: list[tuple[str, float]] = []
+        self.start = time.perf_counter()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps.append((name, time.perf_counter() - start))
+
+    def report(self) -> None:
+        total = time.perf_counter() - self.start
+        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.steps)
+        print(f"\n[sdk local mode] {self.flow}: {total:.1f} s in all ({steps})", flush=True)
+
+
+@pytest.fixture
+def timings(request: pytest.FixtureRequest) -> Iterator[Timings]:
+    clock = Timings(request.node.name)
+    yield clock
+    clock.report()
+
 
 # Read when `sagemaker` is imported, which happens when the test module is collected.
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")

@@ -9,10 +9,7 @@ leaves the machine (see offline.py); each flow prints how long its steps took (p
 from __future__ import annotations
 
 import tarfile
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,44 +25,13 @@ from sagemaker.predictor import Predictor
 from sagemaker.serializers import CSVSerializer
 
 from tests.sdk.compose import ComposeJanitor
+from tests.sdk.conftest import CALL_DEADLINE_S, FIT_DEADLINE_S, SERVE_DEADLINE_S, Timings
 from tests.sdk.models import houses_csv, package, train_city
 from training.housing import write_location
 
 pytestmark = pytest.mark.docker
 
 ROLE = "arn:aws:iam::111111111111:role/SageMakerRole"
-# Deadlines for SDK calls that have none of their own (the SDK's own /ping wait gives up
-# after about two minutes), generous enough for a slow machine.
-FIT_DEADLINE_S = 600
-SERVE_DEADLINE_S = 300
-CALL_DEADLINE_S = 180
-
-
-class Timings:
-    def __init__(self, flow: str) -> None:
-        self.flow = flow
-        self.steps: list[tuple[str, float]] = []
-        self.start = time.perf_counter()
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.steps.append((name, time.perf_counter() - start))
-
-    def report(self) -> None:
-        total = time.perf_counter() - self.start
-        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.steps)
-        print(f"\n[sdk local mode] {self.flow}: {total:.1f} s in all ({steps})", flush=True)
-
-
-@pytest.fixture
-def timings(request: pytest.FixtureRequest) -> Iterator[Timings]:
-    clock = Timings(request.node.name)
-    yield clock
-    clock.report()
 
 
 def file_path(uri: str) -> Path:

@@ -21,10 +21,8 @@ import json
 import re
 import shutil
 import tarfile
-import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ from harness.moto import AWS_ENV
 from harness.net import LOOPBACK
 from harness.waiting import wait_for_http, wait_for_ping
 from tests.sdk.compose import LABEL, NETWORK, ComposeJanitor
+from tests.sdk.conftest import CALL_DEADLINE_S, FIT_DEADLINE_S, SERVE_DEADLINE_S, Timings
 from tests.sdk.models import houses_csv
 from tests.support import docker
 from training.housing import write_location
@@ -61,38 +60,8 @@ TREES = 20
 LEAF = 3
 METRIC = {"Name": "median-AE", "Regex": r"AE-at-50th-percentile: ([0-9.]+)"}
 # Deadlines for calls that have none of their own, generous enough for a slow machine.
-FIT_DEADLINE_S = 600
-SERVE_DEADLINE_S = 300
-CALL_DEADLINE_S = 180
 RUN_DEADLINE_S = 300
 S3_PORT = 5000
-
-
-class Timings:
-    def __init__(self, flow: str) -> None:
-        self.flow = flow
-        self.steps: list[tuple[str, float]] = []
-        self.start = time.perf_counter()
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.steps.append((name, time.perf_counter() - start))
-
-    def report(self) -> None:
-        total = time.perf_counter() - self.start
-        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.steps)
-        print(f"\n[script mode] {self.flow}: {total:.1f} s in all ({steps})", flush=True)
-
-
-@pytest.fixture
-def timings(request: pytest.FixtureRequest) -> Iterator[Timings]:
-    clock = Timings(request.node.name)
-    yield clock
-    clock.report()
 
 
 # --- data, code and S3 shared by the module ---------------------------------------------------
@@ -147,7 +116,8 @@ def network_s3(image: str) -> Iterator[NetworkS3]:
         docker("network", "create", NETWORK, check=False)
     server = containers.client().containers.run(
         image,
-        ["-c", f'exec python -m moto.server -H "$(hostname -i)" -p {S3_PORT}'],
+        # Listening on its own address on the network only (the first, should it have several).
+        ["-c", f'set -- $(hostname -i) && exec python -m moto.server -H "$1" -p {S3_PORT}'],
         entrypoint="/bin/sh",
         detach=True,
         name=f"script-mode-s3-{uuid.uuid4().hex[:8]}",
@@ -205,6 +175,23 @@ def s3_session(local_session: Any, s3: NetworkS3) -> LocalSession:
     session = local_session(s3_endpoint_url=s3.host_endpoint)
     session.config["local"]["local_code"] = False
     return session
+
+
+def s3_job(city: str, bucket: str, source_dir: Path, local_session: Any, s3: NetworkS3) -> dict[str, Any]:
+    """What a script-mode estimator with its code in S3 is given, for either estimator class."""
+    return {
+        "role": ROLE,
+        "instance_type": "local",
+        "entry_point": "training.py",
+        "source_dir": str(source_dir),
+        "hyperparameters": hyperparameters(city),
+        "metric_definitions": [METRIC],
+        # A bucket of the user's own: the SDK needs no STS call for a default bucket.
+        "code_location": f"s3://{bucket}/code",
+        "output_path": f"s3://{bucket}/output",
+        "environment": {"S3_ENDPOINT_URL": s3.network_endpoint},
+        "sagemaker_session": s3_session(local_session, s3),
+    }
 
 
 def fit(
@@ -279,7 +266,7 @@ def test_estimator_fits_one_model_per_city_with_the_users_script(
     image, local_session, janitor, work_dir, timings, housing, source_dir
 ):
     session = local_session()
-    body, rows = houses_csv(25)
+    _, rows = houses_csv(25)
     predictions = {}
     for city in CITIES:
         output = work_dir / "output" / city
@@ -343,18 +330,8 @@ def test_estimator_with_code_from_s3(
     bucket = network_s3.new_bucket()
     estimator = Estimator(
         image_uri=image,
-        role=ROLE,
         instance_count=1,
-        instance_type="local",
-        entry_point="training.py",
-        source_dir=str(source_dir),
-        hyperparameters=hyperparameters(city),
-        metric_definitions=[METRIC],
-        # A bucket of the user's own: the SDK needs no STS call for a default bucket.
-        code_location=f"s3://{bucket}/code",
-        output_path=f"s3://{bucket}/output",
-        environment={"S3_ENDPOINT_URL": network_s3.network_endpoint},
-        sagemaker_session=s3_session(local_session, network_s3),
+        **s3_job(city, bucket, source_dir, local_session, network_s3),
     )
     log = fit(estimator, channels(housing, city), janitor, timings, f"fit {city}")
 
@@ -374,19 +351,7 @@ def test_sklearn_with_code_from_s3_then_create_model_serves_it(
     city = CITIES[0]
     bucket = network_s3.new_bucket()
     in_network = {"S3_ENDPOINT_URL": network_s3.network_endpoint}
-    estimator = SKLearn(
-        entry_point="training.py",
-        source_dir=str(source_dir),
-        image_uri=image,
-        role=ROLE,
-        instance_type="local",
-        hyperparameters=hyperparameters(city),
-        metric_definitions=[METRIC],
-        code_location=f"s3://{bucket}/code",
-        output_path=f"s3://{bucket}/output",
-        environment=in_network,
-        sagemaker_session=s3_session(local_session, network_s3),
-    )
+    estimator = SKLearn(image_uri=image, **s3_job(city, bucket, source_dir, local_session, network_s3))
     log = fit(estimator, channels(housing, city), janitor, timings, f"fit {city}")
     code = estimator.uploaded_code.s3_prefix
     assert f"fetching the code from {code}" in log, log
@@ -585,7 +550,13 @@ def test_code_missing_from_s3_names_the_s3_error_in_train_and_serve(
         server.reload()
         port = server.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
         with timings.step("serve until /ping fails"):
-            answer = wait_for_ping(f"http://{LOOPBACK}:{port}", 120, expect=503, error="ModelLoadFailed")
+            answer = wait_for_ping(
+                f"http://{LOOPBACK}:{port}",
+                120,
+                expect=503,
+                error="ModelLoadFailed",
+                give_up=lambda: containers.Container(server.id, "").exited(),
+            )
         message = answer.json()["message"]
         assert missing in message and "NoSuchKey" in message, message
     finally:
