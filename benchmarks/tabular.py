@@ -7,7 +7,9 @@ RandomForestClassifier, fitted on a DataFrame (`harness.tabular`). Measured in o
   ColumnTransformer alone, and decoding a one-row JSON record into the model's DataFrame
   (target: decoding at most 10 % of the one-row predict);
 - the image serving the pipeline, one-row JSON records at 32 connections, with adaptive
-  batching on and off (target: on at least 10x off);
+  batching on and off (target: on at least 10x off), and the same requests handed to the
+  pipeline's handler by 32 threads in this process, without HTTP, to show what batching
+  itself gains where the server's per-request cost is out of the way;
 - the numeric RF-100 one-row CSV at 32 connections on this image and on `--baseline`
   (an image of an earlier commit): the numeric path must not get slower.
 
@@ -62,6 +64,27 @@ def in_process(model: Any, row: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def threads_in_process(model_dir: Path, body: bytes, batching: bool, requests: int = 1920) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.config import Settings
+    from serving.inference.pipeline import Request
+    from serving.models import lifecycle
+
+    env = {} if batching else {"SAGEMAKER_BATCHING": "false"}
+    handler = lifecycle.load("pipeline", model_dir, Settings.from_env(env))
+    request = Request(body, "application/json", "application/json")
+
+    def work(count: int) -> None:
+        for _ in range(count):
+            handler.invoke(request)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(work, [requests // 32] * 32))
+    return requests / (time.perf_counter() - began)
+
+
 def served(image: str, model_dir: Path, body: str, content_type: str, seconds: int, **env: str) -> float:
     with serving(image, {model_dir: "/opt/ml/model:ro"}, env) as running:
         result = run_wrk(f"{running.url}/invocations", body, content_type, 32, seconds, "application/json")
@@ -82,6 +105,7 @@ def main() -> None:
         row = frame.iloc[0].to_dict()
         local = in_process(model, row)
         record = json.dumps([row])
+        threads = {flag: threads_in_process(pipeline_dir, record.encode(), flag) for flag in (True, False)}
         on = served(args.image, pipeline_dir, record, "application/json", args.seconds)
         off = served(
             args.image, pipeline_dir, record, "application/json", args.seconds, SAGEMAKER_BATCHING="false"
@@ -102,6 +126,9 @@ def main() -> None:
     print(f"  decode / one-row predict: {decode_share:.1%} (target <= 10%)")
     print(f"pipeline, one-row JSON records @32 conn: batching on {on:.0f} req/s, off {off:.0f} req/s")
     print(f"  on / off: {on / off:.1f}x (target >= 10x)")
+    ratio = threads[True] / threads[False]
+    on_t, off_t = threads[True], threads[False]
+    print(f"  in this process, 32 threads, no HTTP: on {on_t:.0f}, off {off_t:.0f} req/s: {ratio:.1f}x")
     print("numeric RF-100 one-row CSV @32 conn:")
     for image, rate in numeric.items():
         print(f"  {image:<40} {rate:8.0f} req/s")
