@@ -10,7 +10,7 @@ cd "$here"
 
 echo "== ruff"
 .venv/bin/ruff check .
-.venv/bin/ruff format --check . >/dev/null
+.venv/bin/ruff format --check . | tail -5
 
 echo "== image"
 container/build-image.sh sklearn-sagemaker:test

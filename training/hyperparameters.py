@@ -16,6 +16,7 @@ from training.errors import ClientError
 # settings for this trainer, so they are neither used nor rejected.
 RESERVED_PREFIXES = ("sagemaker_", "_tuning_")
 
+
 @dataclass(frozen=True)
 class Hyperparameters:
     n_estimators: int = 100
