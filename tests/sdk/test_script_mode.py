@@ -177,8 +177,8 @@ def s3_session(local_session: Any, s3: NetworkS3) -> LocalSession:
     return session
 
 
-def s3_job(city: str, bucket: str, source_dir: Path, local_session: Any, s3: NetworkS3) -> dict[str, Any]:
-    """What a script-mode estimator with its code in S3 is given, for either estimator class."""
+def script_job(city: str, source_dir: Path, session: Any, output_path: str, **more: Any) -> dict[str, Any]:
+    """What a script-mode estimator is given, for either estimator class."""
     return {
         "role": ROLE,
         "instance_type": "local",
@@ -186,12 +186,23 @@ def s3_job(city: str, bucket: str, source_dir: Path, local_session: Any, s3: Net
         "source_dir": str(source_dir),
         "hyperparameters": hyperparameters(city),
         "metric_definitions": [METRIC],
-        # A bucket of the user's own: the SDK needs no STS call for a default bucket.
-        "code_location": f"s3://{bucket}/code",
-        "output_path": f"s3://{bucket}/output",
-        "environment": {"S3_ENDPOINT_URL": s3.network_endpoint},
-        "sagemaker_session": s3_session(local_session, s3),
+        "output_path": output_path,
+        "sagemaker_session": session,
+        **more,
     }
+
+
+def s3_job(city: str, bucket: str, source_dir: Path, local_session: Any, s3: NetworkS3) -> dict[str, Any]:
+    """The same with the code in S3."""
+    return script_job(
+        city,
+        source_dir,
+        s3_session(local_session, s3),
+        f"s3://{bucket}/output",
+        # A bucket of the user's own: the SDK needs no STS call for a default bucket.
+        code_location=f"s3://{bucket}/code",
+        environment={"S3_ENDPOINT_URL": s3.network_endpoint},
+    )
 
 
 def fit(
@@ -272,16 +283,7 @@ def test_estimator_fits_one_model_per_city_with_the_users_script(
         output = work_dir / "output" / city
         output.mkdir(parents=True)
         estimator = Estimator(
-            image_uri=image,
-            role=ROLE,
-            instance_count=1,
-            instance_type="local",
-            entry_point="training.py",
-            source_dir=str(source_dir),
-            hyperparameters=hyperparameters(city),
-            metric_definitions=[METRIC],
-            output_path=output.as_uri(),
-            sagemaker_session=session,
+            image_uri=image, instance_count=1, **script_job(city, source_dir, session, output.as_uri())
         )
         log = fit(estimator, channels(housing, city), janitor, timings, f"fit {city}")
         # local_code: the SDK mounted the directory; nothing was uploaded.
@@ -301,17 +303,9 @@ def test_sklearn_estimator_runs_the_same_script(
     image, local_session, janitor, work_dir, timings, housing, source_dir
 ):
     city = CITIES[0]
-    estimator = SKLearn(
-        entry_point="training.py",
-        source_dir=str(source_dir),
-        image_uri=image,  # no framework_version: the image is named
-        role=ROLE,
-        instance_type="local",
-        hyperparameters=hyperparameters(city),
-        metric_definitions=[METRIC],
-        output_path=(work_dir / "output").as_uri(),
-        sagemaker_session=local_session(),
-    )
+    session, output = local_session(), (work_dir / "output").as_uri()
+    # No framework_version: the image is named.
+    estimator = SKLearn(image_uri=image, **script_job(city, source_dir, session, output))
     # SKLearn JSON-encodes every value; the container decodes them to the same argv.
     assert estimator.hyperparameters()["model-name"] == json.dumps(city)
     log = fit(estimator, channels(housing, city), janitor, timings, f"fit {city}")
