@@ -45,6 +45,7 @@ class Deployment:
     instances: list[Instance] = field(default_factory=list)
     multi_model: dict[str, LoadedModels] = field(default_factory=dict)
     _turn: Any = None
+    _turn_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
@@ -55,9 +56,11 @@ class Deployment:
         return float(self.variant.get("InitialVariantWeight", 1.0))
 
     def next_instance(self) -> Instance:
-        if self._turn is None:
-            self._turn = itertools.cycle(range(len(self.instances)))
-        return self.instances[next(self._turn)]
+        # Transform jobs call this from several threads at once.
+        with self._turn_lock:
+            if self._turn is None:
+                self._turn = itertools.cycle(range(len(self.instances)))
+            return self.instances[next(self._turn)]
 
     def stop(self) -> None:
         for instance in self.instances:
@@ -100,7 +103,8 @@ class Endpoint:
             "EndpointName": self.name,
             "EndpointArn": self.arn,
             "EndpointConfigName": self.config_name,
-            "ProductionVariants": variants,
+            # Absent while the first deployment is being created, as on AWS.
+            "ProductionVariants": variants or None,
             "EndpointStatus": self.status,
             "FailureReason": self.failure_reason,
             "CreationTime": self.created,
@@ -160,9 +164,12 @@ class Hosting:
         deployment.instances = instances
         failures: list[str] = []
 
+        # The variant's own startup health check timeout, as on AWS.
+        deadline_s = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or READY_DEADLINE_S)
+
         def start(instance: Instance) -> None:
             try:
-                instance.start(READY_DEADLINE_S)
+                instance.start(deadline_s)
             except InstanceFailed as exc:
                 failures.append(f"{instance.name}: {exc}")
             except Exception as exc:
@@ -223,13 +230,22 @@ def deploy(
         log.warning("endpoint %s: %s", endpoint.name, exc)
         on_done()
         return
+    old: list[Deployment] = []
     with endpoint.lock:
-        old = endpoint.deployments
-        endpoint.deployments = started
-        endpoint.config_name = str(config["EndpointConfigName"])
-        endpoint.status = "InService"
-        endpoint.failure_reason = None
-        endpoint.modified = now()
+        deleted = endpoint.status == "Deleting"
+        if not deleted:
+            old = endpoint.deployments
+            endpoint.deployments = started
+            endpoint.config_name = str(config["EndpointConfigName"])
+            endpoint.status = "InService"
+            endpoint.failure_reason = None
+            endpoint.modified = now()
+    if deleted:
+        # DeleteEndpoint came while these were starting: nobody will route to them.
+        for deployment in started:
+            deployment.stop()
+        on_done()
+        return
     for deployment in old:
         deployment.stop()
     on_done()

@@ -202,10 +202,13 @@ def _check_image(image: str, pipeline: bool, multi_model: bool) -> None:
     try:
         labels = docker_client().images.get(image).labels or {}
     except docker.errors.ImageNotFound:
-        raise InstanceFailed(
-            f"Requested image {image} not found: build or tag it on this machine (sagemaker-local runs "
-            "local images and does not pull)"
-        ) from None
+        try:
+            # An image pushed to a registry (build_and_push.sh) is pulled from it, as SageMaker does.
+            labels = docker_client().images.pull(image).labels or {}
+        except docker.errors.APIError as exc:
+            raise InstanceFailed(
+                f"Requested image {image} not found on this machine, and pulling it failed: {exc.explanation}"
+            ) from None
     if pipeline and labels.get(BIND_TO_PORT_LABEL) != "true":
         raise InstanceFailed(
             f"Your Ecr Image {image} does not contain required {BIND_TO_PORT_LABEL}=true Docker label(s)."

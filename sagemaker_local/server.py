@@ -80,11 +80,11 @@ def create_app(sagemaker: SageMaker) -> Flask:
         return response
 
     @app.errorhandler(404)
-    def unknown(_error: Exception) -> Response:
+    def unknown(_exc: Exception) -> Response:
         return _error(wire.ApiError("UnknownOperationException", f"No operation at {request.path}", 404))
 
     @app.errorhandler(405)
-    def wrong_method(_error: Exception) -> Response:
+    def wrong_method(_exc: Exception) -> Response:
         return _error(wire.ApiError("UnknownOperationException", f"{request.method} {request.path}", 405))
 
     return app
