@@ -121,3 +121,23 @@ def write_zip_model(model_dir: Path) -> object:
     model = ZipModel()
     _save(model, model_dir)
     return model
+
+
+def write_autopilot_stages(root: Path) -> tuple[object, object, object, pd.DataFrame]:
+    """The three stages of an Autopilot-style inference pipeline, each in root/<stage>/:
+
+    `features` a fitted ColumnTransformer (answers its transform), `classifier` a forest
+    fitted on those features with encoded labels, `labels` the LabelEncoder that turns the
+    classifier's encoded label back into the original one.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import LabelEncoder
+
+    transformer, frame = write_transformer(root / "features")
+    encoder = LabelEncoder().fit(price_band(frame))
+    classifier = RandomForestClassifier(n_estimators=20, random_state=0).fit(
+        transformer.transform(frame), encoder.transform(price_band(frame))
+    )
+    _save(classifier, root / "classifier")
+    _save(encoder, root / "labels")
+    return transformer, classifier, encoder, frame
