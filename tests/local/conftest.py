@@ -42,13 +42,15 @@ class Local:
     work_dir: Path
 
     def env(self) -> dict[str, str]:
-        """The environment of a user whose AWS CLI and SDK point at this machine."""
+        """The environment of a user whose AWS CLI and SDK point at this machine: SageMaker
+        here, the other services (S3, STS, Application Auto Scaling) at the moto server."""
         return clean_env(
             **AWS_ENV,
             AWS_ENDPOINT_URL_SAGEMAKER=self.url,
             AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.url,
             AWS_ENDPOINT_URL_S3=self.s3_url,
             AWS_ENDPOINT_URL_STS=self.s3_url,
+            AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=self.s3_url,
         )
 
     def client(self, service: str) -> Any:

@@ -24,16 +24,25 @@ def stages(local: Local, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     root = tmp_path_factory.mktemp("autopilot")
     transformer, classifier, encoder, _ = tabular.write_autopilot_stages(root)
     single, _ = tabular.write_classifier_pipeline(root / "single", trees=20)
-    urls = {stage: local.upload_model(root / stage, f"autopilot/{stage}/model.tar.gz") for stage in
-            ("features", "classifier", "labels", "single")}
-    return {"transformer": transformer, "classifier": classifier, "encoder": encoder, "single": single,
-            "urls": urls}
+    urls = {
+        stage: local.upload_model(root / stage, f"autopilot/{stage}/model.tar.gz")
+        for stage in ("features", "classifier", "labels", "single")
+    }
+    return {
+        "transformer": transformer,
+        "classifier": classifier,
+        "encoder": encoder,
+        "single": single,
+        "urls": urls,
+    }
 
 
 def expected(stages: dict[str, Any], frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     features = stages["transformer"].transform(frame)
     encoded = stages["classifier"].predict(features)
-    return stages["encoder"].inverse_transform(encoded), stages["classifier"].predict_proba(features).max(axis=1)
+    return stages["encoder"].inverse_transform(encoded), stages["classifier"].predict_proba(features).max(
+        axis=1
+    )
 
 
 def containers_json(local: Local, urls: dict[str, str]) -> str:
@@ -70,23 +79,42 @@ def csv_rows(frame: pd.DataFrame) -> list[str]:
 
 def test_the_real_time_guide_with_the_aws_cli(local: Local, stages: dict[str, Any], tmp_path: Path) -> None:
     model = local.aws_json(
-        "sagemaker", "create-model", "--model-name", "test-sagemaker-model",
-        "--containers", containers_json(local, stages["urls"]),
-        "--execution-role-arn", ROLE, "--region", REGION,
+        "sagemaker",
+        "create-model",
+        "--model-name",
+        "test-sagemaker-model",
+        "--containers",
+        containers_json(local, stages["urls"]),
+        "--execution-role-arn",
+        ROLE,
+        "--region",
+        REGION,
     )
     assert model["ModelArn"] == f"arn:aws:sagemaker:{REGION}:123456789012:model/test-sagemaker-model"
     local.aws(
-        "sagemaker", "create-endpoint-config", "--endpoint-config-name", "test-endpoint-config",
+        "sagemaker",
+        "create-endpoint-config",
+        "--endpoint-config-name",
+        "test-endpoint-config",
         "--production-variants",
         '[{"VariantName": "variant1", "ModelName": "test-sagemaker-model", "InitialInstanceCount": 1, '
         '"InstanceType": "ml.m5.2xlarge"}]',
-        "--region", REGION,
+        "--region",
+        REGION,
     )
     local.aws(
-        "sagemaker", "create-endpoint", "--endpoint-name", "test-endpoint",
-        "--endpoint-config-name", "test-endpoint-config", "--region", REGION,
+        "sagemaker",
+        "create-endpoint",
+        "--endpoint-name",
+        "test-endpoint",
+        "--endpoint-config-name",
+        "test-endpoint-config",
+        "--region",
+        REGION,
     )
-    first = local.aws_json("sagemaker", "describe-endpoint", "--endpoint-name", "test-endpoint", "--region", REGION)
+    first = local.aws_json(
+        "sagemaker", "describe-endpoint", "--endpoint-name", "test-endpoint", "--region", REGION
+    )
     assert first["EndpointStatus"] in ("Creating", "InService")
     described = local.wait_endpoint("test-endpoint")
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
@@ -97,15 +125,27 @@ def test_the_real_time_guide_with_the_aws_cli(local: Local, stages: dict[str, An
     labels, probabilities = expected(stages, frame)
     out = tmp_path / "inference_output"
     local.aws(
-        "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", "test-endpoint", "--region", REGION,
-        "--body", csv_rows(frame)[0], "--content-type", "text/csv", str(out),
+        "sagemaker-runtime",
+        "invoke-endpoint",
+        "--endpoint-name",
+        "test-endpoint",
+        "--region",
+        REGION,
+        "--body",
+        csv_rows(frame)[0],
+        "--content-type",
+        "text/csv",
+        str(out),
     )
     label, probability = out.read_text().strip().split(",")
     assert (label, float(probability)) == pytest.approx((labels[0], probabilities[0]))
 
     runtime = local.client("sagemaker-runtime")
     answer = runtime.invoke_endpoint(
-        EndpointName="test-endpoint", Body="\n".join(csv_rows(frame)), ContentType="text/csv", Accept="text/csv"
+        EndpointName="test-endpoint",
+        Body="\n".join(csv_rows(frame)),
+        ContentType="text/csv",
+        Accept="text/csv",
     )
     assert answer["ContentType"].startswith("text/csv")
     assert answer["InvokedProductionVariant"] == "variant1"
@@ -131,14 +171,30 @@ def test_the_real_time_guide_with_the_aws_cli(local: Local, stages: dict[str, An
 def test_the_batch_guide_with_data_processing(local: Local, stages: dict[str, Any]) -> None:
     """create-transform-job over the pipeline (CSV, an id column) and over one model (JSON Lines)."""
     local.aws(
-        "sagemaker", "create-model", "--model-name", "batch-pipeline",
-        "--containers", containers_json(local, stages["urls"]), "--execution-role-arn", ROLE,
+        "sagemaker",
+        "create-model",
+        "--model-name",
+        "batch-pipeline",
+        "--containers",
+        containers_json(local, stages["urls"]),
+        "--execution-role-arn",
+        ROLE,
     )
     local.aws(
-        "sagemaker", "create-model", "--model-name", "batch-single", "--execution-role-arn", ROLE,
+        "sagemaker",
+        "create-model",
+        "--model-name",
+        "batch-single",
+        "--execution-role-arn",
+        ROLE,
         "--primary-container",
-        json.dumps({"Image": local.image, "ModelDataUrl": stages["urls"]["single"],
-                    "Environment": {"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label,probability"}}),
+        json.dumps(
+            {
+                "Image": local.image,
+                "ModelDataUrl": stages["urls"]["single"],
+                "Environment": {"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label,probability"},
+            }
+        ),
     )
     frame = tabular.houses(rows=300, seed=5)
     ids = [f"house-{index}" for index in range(len(frame))]
@@ -147,37 +203,84 @@ def test_the_batch_guide_with_data_processing(local: Local, stages: dict[str, An
     # Two objects under the prefix: each gets its own .out, in its own order.
     s3.put_object(Bucket=BUCKET, Key="batch/csv/part-1.csv", Body="\n".join(csv_lines[:200]) + "\n")
     s3.put_object(Bucket=BUCKET, Key="batch/csv/part-2.csv", Body="\n".join(csv_lines[200:]) + "\n")
-    records = [{"id": house, "features": row} for house, row in
-               zip(ids, frame.to_dict(orient="records"), strict=True)]
-    s3.put_object(Bucket=BUCKET, Key="batch/jsonl/houses.jsonl",
-                  Body="\n".join(json.dumps(record) for record in records))
+    records = [
+        {"id": house, "features": row}
+        for house, row in zip(ids, frame.to_dict(orient="records"), strict=True)
+    ]
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="batch/jsonl/houses.jsonl",
+        Body="\n".join(json.dumps(record) for record in records),
+    )
 
     local.aws(
-        "sagemaker", "create-transform-job", "--transform-job-name", "test-transform-job",
-        "--model-name", "batch-pipeline",
+        "sagemaker",
+        "create-transform-job",
+        "--transform-job-name",
+        "test-transform-job",
+        "--model-name",
+        "batch-pipeline",
         "--transform-input",
-        json.dumps({"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                    "S3Uri": f"s3://{BUCKET}/batch/csv/"}},
-                    "ContentType": "text/csv", "SplitType": "Line"}),
-        "--transform-output", json.dumps({"S3OutputPath": f"s3://{BUCKET}/batch/csv-out/", "AssembleWith": "Line",
-                                          "Accept": "text/csv"}),
-        "--transform-resources", '{"InstanceType": "ml.m5.2xlarge", "InstanceCount": 1}',
-        "--data-processing", '{"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-2,-1]"}',
-        "--batch-strategy", "MultiRecord", "--max-payload-in-mb", "1",
+        json.dumps(
+            {
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/batch/csv/"}
+                },
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            }
+        ),
+        "--transform-output",
+        json.dumps(
+            {"S3OutputPath": f"s3://{BUCKET}/batch/csv-out/", "AssembleWith": "Line", "Accept": "text/csv"}
+        ),
+        "--transform-resources",
+        '{"InstanceType": "ml.m5.2xlarge", "InstanceCount": 1}',
+        "--data-processing",
+        '{"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-2,-1]"}',
+        "--batch-strategy",
+        "MultiRecord",
+        "--max-payload-in-mb",
+        "1",
     )
     local.aws(
-        "sagemaker", "create-transform-job", "--transform-job-name", "test-transform-json",
-        "--model-name", "batch-single",
+        "sagemaker",
+        "create-transform-job",
+        "--transform-job-name",
+        "test-transform-json",
+        "--model-name",
+        "batch-single",
         "--transform-input",
-        json.dumps({"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                    "S3Uri": f"s3://{BUCKET}/batch/jsonl/houses.jsonl"}},
-                    "ContentType": "application/jsonlines", "SplitType": "Line"}),
-        "--transform-output", json.dumps({"S3OutputPath": f"s3://{BUCKET}/batch/jsonl-out", "AssembleWith": "Line",
-                                          "Accept": "application/jsonlines"}),
-        "--transform-resources", '{"InstanceType": "ml.m5.large", "InstanceCount": 1}',
+        json.dumps(
+            {
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/batch/jsonl/houses.jsonl",
+                    }
+                },
+                "ContentType": "application/jsonlines",
+                "SplitType": "Line",
+            }
+        ),
+        "--transform-output",
+        json.dumps(
+            {
+                "S3OutputPath": f"s3://{BUCKET}/batch/jsonl-out",
+                "AssembleWith": "Line",
+                "Accept": "application/jsonlines",
+            }
+        ),
+        "--transform-resources",
+        '{"InstanceType": "ml.m5.large", "InstanceCount": 1}',
         "--data-processing",
-        '{"InputFilter": "$.features", "JoinSource": "Input", "OutputFilter": "$[\'id\',\'SageMakerOutput\']"}',
-        "--batch-strategy", "SingleRecord", "--max-concurrent-transforms", "4",
+        json.dumps(
+            {"InputFilter": "$.features", "JoinSource": "Input", "OutputFilter": "$['id','SageMakerOutput']"}
+        ),
+        "--batch-strategy",
+        "SingleRecord",
+        "--max-concurrent-transforms",
+        "4",
     )
     pipeline_job = local.wait_job("test-transform-job")
     single_job = local.wait_job("test-transform-json")
@@ -188,14 +291,20 @@ def test_the_batch_guide_with_data_processing(local: Local, stages: dict[str, An
     assert single_job["MaxPayloadInMB"] == 6
 
     labels, probabilities = expected(stages, frame)
-    written = [line.split(",") for part in ("part-1", "part-2")
-               for line in local.read(f"s3://{BUCKET}/batch/csv-out/{part}.csv.out").splitlines()]
+    written = [
+        line.split(",")
+        for part in ("part-1", "part-2")
+        for line in local.read(f"s3://{BUCKET}/batch/csv-out/{part}.csv.out").splitlines()
+    ]
     assert [row[0] for row in written] == ids
     assert [row[1] for row in written] == list(labels)
     assert [float(row[2]) for row in written] == pytest.approx(list(probabilities))
 
     single = stages["single"]
-    lines = [json.loads(line) for line in local.read(f"s3://{BUCKET}/batch/jsonl-out/houses.jsonl.out").splitlines()]
+    lines = [
+        json.loads(line)
+        for line in local.read(f"s3://{BUCKET}/batch/jsonl-out/houses.jsonl.out").splitlines()
+    ]
     assert [line["id"] for line in lines] == ids
     assert [line["SageMakerOutput"]["predicted_label"] for line in lines] == list(single.predict(frame))
     assert [line["SageMakerOutput"]["probability"] for line in lines] == pytest.approx(
