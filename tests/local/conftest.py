@@ -132,6 +132,11 @@ def local(image: str, moto_session: str, tmp_path_factory: pytest.TempPathFactor
 def no_containers_left(local: Local) -> Iterator[None]:
     yield
     sagemaker = local.client("sagemaker")
+    # Each test starts with an empty account, as its own AWS account would be.
     for endpoint in sagemaker.list_endpoints()["Endpoints"]:
         sagemaker.delete_endpoint(EndpointName=endpoint["EndpointName"])
+    for config in sagemaker.list_endpoint_configs()["EndpointConfigs"]:
+        sagemaker.delete_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+    for model in sagemaker.list_models()["Models"]:
+        sagemaker.delete_model(ModelName=model["ModelName"])
     wait_until(lambda: containers(), 120, "every container of the test to be removed", ready=lambda c: not c)
