@@ -145,19 +145,21 @@ def run_container(
     entrypoint: str | None = None,
     labels: Mapping[str, str] | None = None,
     name_prefix: str = "skl",
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[Container]:
     """`docker run -d IMAGE COMMAND...` with `port` published on a free loopback port.
 
     `volumes` maps host paths to `TARGET` or `TARGET:ro`. `memory` is `--memory` and
     `--memory-swap` both (no swap). `extra` takes `--memory`, `--memory-swap` and
-    `--entrypoint` in their CLI spelling. The container is removed when the block ends,
-    however it ends.
+    `--entrypoint` in their CLI spelling; `options` any other Docker SDK keywords
+    (`nano_cpus`, `read_only`, `tmpfs`, `user`, `shm_size`, ...). The container is removed
+    when the block ends, however it ends.
     """
-    options: dict[str, Any] = _cli_options(extra)
+    keywords: dict[str, Any] = _cli_options(extra) | dict(options or {})
     if memory is not None:
-        options |= {"mem_limit": memory, "memswap_limit": memory}
+        keywords |= {"mem_limit": memory, "memswap_limit": memory}
     if entrypoint is not None:
-        options["entrypoint"] = entrypoint
+        keywords["entrypoint"] = entrypoint
     sdk = _start(
         image,
         command,
@@ -166,7 +168,7 @@ def run_container(
         name_prefix,
         labels=dict(labels or {}),
         ports={f"{port}/tcp": (LOOPBACK, None)},
-        **options,
+        **keywords,
     )
     try:
         sdk.reload()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serving import cpus
 from serving.config_values import (
     Parse,
     boolean,
@@ -49,7 +50,8 @@ MODEL_SERVERS = ("flask", "mms")
 
 
 def _cpus() -> int:
-    return os.cpu_count() or 1
+    # The container's share (cgroup quota, affinity), not the host's: see serving.cpus.
+    return cpus.usable().count
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,17 @@ class Settings:
         _cpus,
         whole(1),
         "Worker processes (each loads the model).",
-        "CPU count",
+        "the container's CPUs (cgroup quota, affinity)",
     )
     threads: int = setting("SAGEMAKER_MODEL_SERVER_THREADS", 32, whole(1), "Requests in flight per worker.")
+    blas_threads: int | None = setting(
+        "SAGEMAKER_MODEL_SERVER_BLAS_THREADS",
+        None,
+        whole(1),
+        "BLAS and OpenMP threads per worker; `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS` "
+        "or `MKL_NUM_THREADS`, when set, stand instead.",
+        "CPUs / workers, at least 1",
+    )
     timeout: int = setting(
         "SAGEMAKER_MODEL_SERVER_TIMEOUT",
         60,
@@ -152,6 +162,15 @@ class Settings:
     model_load_timeout: float = setting(
         "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, number(0.1), "Seconds a model load may take.", "`600`"
     )
+    # Workers already run in parallel: a model fitted with n_jobs=-1 would start a pool
+    # over every core on each request, in every worker.
+    keep_model_n_jobs: bool = setting(
+        "SAGEMAKER_KEEP_MODEL_N_JOBS",
+        False,
+        boolean,
+        "Keep the model's own `n_jobs`; otherwise every `n_jobs` in it is set to 1 when it loads.",
+        "`false`",
+    )
     skops_trusted_types: tuple[str, ...] = setting(
         "SAGEMAKER_SKOPS_TRUSTED_TYPES",
         DEFAULT_SKOPS_TRUSTED,
@@ -188,8 +207,10 @@ class Settings:
         "one encoded label per row",
     )
     # Set by `serve` before the workers start: where they share the loaded-model record
-    # and unpacked archives, and why the code could not be fetched, if it could not.
+    # (small, read often: tmpfs), where unpacked archives go (large: the temp dir, never a
+    # small /dev/shm), and why the code could not be fetched, if it could not.
     state_dir: Path | None = None
+    scratch_dir: Path | None = None
     code_error: str | None = None
 
     @property

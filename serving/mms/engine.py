@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from serving.blas import BlasThreads
 from serving.config import Settings, shared_dir
 from serving.mms.handler import IN_FLIGHT_ENV, PAYLOAD_LIMIT_ENV
 from serving.models import code
@@ -27,8 +28,13 @@ log = logging.getLogger(__name__)
 
 HANDLER_SERVICE = "serving.mms.handler"
 
+# The toolkit writes multi-model-server's configuration to /etc/sagemaker-mms.properties,
+# which a read-only root filesystem refuses: it goes to this server's own directory instead.
+CONFIG_ENV = "SAGEMAKER_MMS_CONFIG_FILE"
 START = (
+    "import os\n"
     "from sagemaker_inference import model_server\n"
+    f"model_server.MMS_CONFIG_FILE = os.environ[{CONFIG_ENV!r}]\n"
     f"model_server.start_model_server(handler_service={HANDLER_SERVICE!r})\n"
 )
 
@@ -49,6 +55,8 @@ def toolkit_environment(settings: Settings) -> dict[str, str]:
     # The toolkit's default turns the JVM's container awareness off, so under
     # `docker run --memory` the JVM would size itself from the host's RAM.
     env.setdefault("SAGEMAKER_MODEL_SERVER_VMARGS", "-XX:+UseContainerSupport -XX:MaxRAMPercentage=15.0")
+    # Sized from the container's CPUs (serving.cpus), as our engine is.
+    env.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", str(settings.workers))
     env.setdefault("LOG_LOCATION", "/tmp/mms-logs")
     env.setdefault("METRICS_LOCATION", "/tmp/mms-logs")
     return env
@@ -99,12 +107,18 @@ def stop_group(pgid: int, grace_s: float) -> None:
     _reap()
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, threads: BlasThreads) -> int:
+    """Serve until stopped; `threads` is what `serve` put in the environment (serving.blas),
+    which multi-model-server's workers inherit."""
     own = Path(tempfile.mkdtemp(prefix="mms-serve-", dir=shared_dir()))
     in_flight = own / "in-flight"
     in_flight.mkdir()
-    settings = code.prepare(settings, own / "code")
-    env = toolkit_environment(settings) | code.exported(settings) | {IN_FLIGHT_ENV: str(in_flight)}
+    # Fetched code can be large: in the temp dir, not in a small /dev/shm.
+    scratch = Path(tempfile.mkdtemp(prefix="mms-serve-files-"))
+    settings = code.prepare(settings, scratch / "code")
+    env = toolkit_environment(settings) | code.exported(settings)
+    env |= {IN_FLIGHT_ENV: str(in_flight), CONFIG_ENV: str(own / "mms.properties")}
+    log.info("starting multi-model-server on port %d (%s)", settings.port, threads.describe())
     child = subprocess.Popen([sys.executable, "-c", START], env=env, start_new_session=True)
     stopping = False
 
@@ -122,6 +136,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     exit_code = child.wait()
     shutil.rmtree(own, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     if not stopping:
         # The toolkit exited by itself: take its workers down with it.
         stop_group(child.pid, 5)

@@ -1,9 +1,10 @@
 """Loading one model: the same steps in every mode and under both engines.
 
 install the code's requirements → import the user's module → `model_fn` (or the
-default) under a timeout and the memory guard → a ready `ModelHandler`. A load either
-returns the handler or raises one of three errors whose message is the reason, and
-the callers (the single model's /ping, the /models API, the MMS handler) report it:
+default) under a timeout and the memory guard → the model's `n_jobs` set to 1 (see
+`n_jobs`) → a ready `ModelHandler`. A load either returns the handler or raises one
+of three errors whose message is the reason, and the callers (the single model's
+/ping, the /models API, the MMS handler) report it:
 
 - `ModelLoadError`: the model or the user's code cannot be loaded;
 - `ModelLoadTimeout`: it did not finish within SAGEMAKER_MODEL_LOAD_TIMEOUT;
@@ -29,7 +30,7 @@ from serving.config import Settings
 from serving.errors import InsufficientMemory, ModelLoadError, ModelLoadTimeout
 from serving.inference.hooks import load_module, user_hooks
 from serving.inference.pipeline import Context, ModelHandler
-from serving.models import memory, memory_guard, requirements
+from serving.models import memory, memory_guard, n_jobs, requirements
 from serving.models.files import default_model_fn
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ def _steps(
             model = default_model_fn(str(model_dir), settings.skops_trusted_types)
     if model is None:
         raise ModelLoadError("model_fn returned None")
+    # Before the handler is built: its predict step chooses the forest fast path by n_jobs.
+    if not settings.keep_model_n_jobs:
+        n_jobs.serve_serially(name, model)
     return ModelHandler(name, model_dir, model, hooks, settings, module, batching)
 
 

@@ -18,7 +18,8 @@ Mode = SingleModel | MultiModel
 def build_mode(settings: Settings) -> Mode:
     """This worker's store and the mode that serves from it, its loading under way."""
     assert settings.state_dir is not None
-    locations = ModelLocations([settings.models_dir, settings.model_dir], settings.state_dir / "unpacked")
+    unpacked = (settings.scratch_dir or settings.state_dir) / "unpacked"
+    locations = ModelLocations([settings.models_dir, settings.model_dir], unpacked)
     if settings.multi_model:
         record = Record(settings.state_dir / "registry")
         store = ModelStore(settings, on_change=lambda names: record.publish_holdings(os.getpid(), names))

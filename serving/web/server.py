@@ -21,7 +21,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from serving import logs, metrics
+from serving import blas, logs, metrics
 from serving.config import Settings, shared_dir
 from serving.models import code
 from serving.models.modes import build_mode
@@ -57,8 +57,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 class Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, threads: blas.BlasThreads) -> None:
         self.settings = settings
+        self.blas_threads = threads
         super().__init__()
 
     def load_config(self) -> None:
@@ -69,6 +70,8 @@ class Server(BaseApplication):  # type: ignore[misc]
         # Runs in each worker after the fork, so loader and watcher threads exist only
         # in workers: every worker loads its models before it says healthy.
         gunicorn_errors.install()
+        # numpy and OpenMP were loaded in the arbiter; their pools are this worker's now.
+        blas.limit_loaded(self.blas_threads)
         metrics.get()  # made before any request or loader thread can race to make it
         return create_app(self.settings, build_mode(self.settings))
 
@@ -94,25 +97,31 @@ def preload_modules() -> None:
             log.warning("could not preload %s: %s", name, exc)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, threads: blas.BlasThreads) -> None:
+    """Serve until stopped; `threads` is what `serve` put in the environment (serving.blas)."""
     preload_modules()
-    # Shared by the workers: the loaded-model record and unpacked archives. On tmpfs
-    # where there is one; it belongs to this server and goes with it.
+    # Shared by the workers: the loaded-model record on tmpfs where there is one, unpacked
+    # archives and fetched code in the temp dir (a serverless /dev/shm can be 1 MB). Both
+    # belong to this server and go with it.
     state_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-", dir=shared_dir()))
-    settings = code.prepare(dataclasses.replace(settings, state_dir=state_dir), state_dir / "code")
+    scratch_dir = Path(tempfile.mkdtemp(prefix="sklearn-serve-files-"))
+    settings = dataclasses.replace(settings, state_dir=state_dir, scratch_dir=scratch_dir)
+    settings = code.prepare(settings, scratch_dir / "code")
     metrics.prepare(state_dir / "metrics")
     log.info(
-        "serving %s on port %d with %d workers x %d threads",
+        "serving %s on port %d with %d workers x %d threads (%s)",
         f"the models under {settings.models_dir}" if settings.multi_model else settings.model_dir,
         settings.port,
         settings.workers,
         settings.threads,
+        threads.describe(),
     )
     arbiter = os.getpid()
     try:
-        Server(settings).run()
+        Server(settings, threads).run()
     finally:
         # Workers are forked inside run() and leave through this frame too: only the
         # arbiter, after its workers are gone, may remove what they share.
         if os.getpid() == arbiter:
             shutil.rmtree(state_dir, ignore_errors=True)
+            shutil.rmtree(scratch_dir, ignore_errors=True)
