@@ -1,0 +1,117 @@
+"""Sizing from the container: what serving with n_jobs=1 and a CPU quota change, side by side.
+
+1. The multi-model notebook's kind of model, a RandomForestRegressor(100 trees) fitted with
+   n_jobs=-1, served as saved (SAGEMAKER_KEEP_MODEL_N_JOBS=true, what the image did before)
+   and as the image now serves it (n_jobs=1 at load, which also opens the forest fast path):
+   one-row CSV with wrk at 1 and 32 connections.
+2. `docker run --cpus=1` on this machine: workers sized from the host's CPU count (what the
+   image did before, forced with SAGEMAKER_MODEL_SERVER_WORKERS) against sized from the
+   quota (now): the container's working set once ready, and one-row throughput.
+3. `docker run` to the first 200 on /ping, for each of the above.
+
+usage: python -m benchmarks.sizing [--image TAG] [--seconds N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import joblib
+from sklearn.ensemble import RandomForestRegressor
+
+from benchmarks import options
+from benchmarks.models import housing_like
+from benchmarks.wrk import WrkResult, run_wrk
+from harness.containers import serving
+from harness.payloads import csv_rows
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    ready_s: float
+    memory_mb: float
+    one: WrkResult
+    many: WrkResult
+
+
+def measure(
+    name: str, image: str, model_dir: Path, body: str, seconds: int, env: dict[str, str], **docker
+) -> Run:
+    with serving(image, {model_dir: "/opt/ml/model:ro"}, env, **docker) as running:
+        url = f"{running.url}/invocations"
+        run_wrk(url, body, "text/csv", 4, 1)  # warm-up: every worker has answered once
+        one = run_wrk(url, body, "text/csv", 1, seconds)
+        many = run_wrk(url, body, "text/csv", 32, seconds)
+        return Run(name, running.ready_s, running.memory_used_mb(), one, many)
+
+
+def main() -> None:
+    parser = options.parser(__doc__)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    X, y = housing_like()
+    body = csv_rows(X[:1])
+    host_cpus = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "model"
+        model_dir.mkdir()
+        model = RandomForestRegressor(n_estimators=100, min_samples_leaf=3, n_jobs=-1, random_state=0).fit(
+            X, y
+        )
+        joblib.dump(model, model_dir / "model.joblib")
+        one_cpu = {"options": {"nano_cpus": 10**9}}
+        runs = [
+            measure(
+                "n_jobs=-1 kept (before)",
+                args.image,
+                model_dir,
+                body,
+                args.seconds,
+                {"SAGEMAKER_KEEP_MODEL_N_JOBS": "true"},
+            ),
+            measure("n_jobs=1 at load (now)", args.image, model_dir, body, args.seconds, {}),
+            measure(
+                f"--cpus=1, {host_cpus} workers from the host (before)",
+                args.image,
+                model_dir,
+                body,
+                args.seconds,
+                {"SAGEMAKER_MODEL_SERVER_WORKERS": str(host_cpus)},
+                **one_cpu,
+            ),
+            measure(
+                "--cpus=1, workers from the quota (now)",
+                args.image,
+                model_dir,
+                body,
+                args.seconds,
+                {},
+                **one_cpu,
+            ),
+        ]
+    print(f"{'run':<44} {'ready s':>8} {'memory MB':>10} {'1 conn p50 ms':>14} {'32 conn req/s':>14}")
+    for run in runs:
+        print(
+            f"{run.name:<44} {run.ready_s:>8.2f} {run.memory_mb:>10.0f} {run.one.p50_ms:>14.2f} "
+            f"{run.many.requests_per_s:>14.0f}"
+        )
+    kept, serial, host, quota = runs
+    print("ratios:")
+    print(f"  n_jobs=1 / n_jobs=-1, 1-conn p50:      {serial.one.p50_ms / kept.one.p50_ms:.2f}")
+    throughput = serial.many.requests_per_s / kept.many.requests_per_s
+    print(f"  n_jobs=1 / n_jobs=-1, 32-conn req/s:   {throughput:.2f}")
+    print(f"  --cpus=1 quota / host workers, memory: {quota.memory_mb / host.memory_mb:.2f}")
+    print(
+        f"  --cpus=1 quota / host workers, req/s:  {quota.many.requests_per_s / host.many.requests_per_s:.2f}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
+
+
+if __name__ == "__main__":
+    main()
