@@ -7,15 +7,17 @@
 2. `docker run --cpus=1` on this machine: workers sized from the host's CPU count (what the
    image did before, forced with SAGEMAKER_MODEL_SERVER_WORKERS) against sized from the
    quota (now): the container's working set once ready, and one-row throughput.
-3. `docker run` to the first 200 on /ping, for each of the above.
+3. `docker run` to the first 200 on /ping, for each of the above, and with --baseline TAG
+   for the RF-100 model in both images (the median of three starts each), side by side.
 
-usage: python -m benchmarks.sizing [--image TAG] [--seconds N] [--json PATH]
+usage: python -m benchmarks.sizing [--image TAG] [--baseline TAG] [--seconds N] [--json PATH]
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,9 +26,9 @@ import joblib
 from sklearn.ensemble import RandomForestRegressor
 
 from benchmarks import options
-from benchmarks.models import housing_like
+from benchmarks.models import housing_like, random_forest
 from benchmarks.wrk import WrkResult, run_wrk
-from harness.containers import serving
+from harness.containers import client, serving
 from harness.payloads import csv_rows
 
 
@@ -53,6 +55,7 @@ def measure(
 def main() -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--baseline", help="another image to compare start-up times with")
     args = parser.parse_args()
     X, y = housing_like()
     body = csv_rows(X[:1])
@@ -64,6 +67,15 @@ def main() -> None:
             X, y
         )
         joblib.dump(model, model_dir / "model.joblib")
+        ready = {}
+        rf100 = Path(tmp) / "rf100"
+        random_forest(rf100)
+        for image in filter(None, (args.baseline, args.image)):
+            starts = []
+            for _ in range(3):
+                with serving(image, {rf100: "/opt/ml/model:ro"}) as running:
+                    starts.append(running.ready_s)
+            ready[image] = statistics.median(starts)
         one_cpu = {"options": {"nano_cpus": 10**9}}
         runs = [
             measure(
@@ -109,8 +121,14 @@ def main() -> None:
     print(
         f"  --cpus=1 quota / host workers, req/s:  {quota.many.requests_per_s / host.many.requests_per_s:.2f}"
     )
+    print("docker run -> first 200 on /ping, RF-100, median of 3:")
+    for image, seconds in ready.items():
+        size_mb = client().images.get(image).attrs["Size"] / 1e6
+        print(f"  {image:<40} {seconds:>6.2f} s   image {size_mb:.0f} MB")
+    if args.baseline:
+        print(f"  {args.image} / {args.baseline}: {ready[args.image] / ready[args.baseline]:.2f}")
     if args.json:
-        args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2))
+        args.json.write_text(json.dumps({"runs": [asdict(run) for run in runs], "ready_s": ready}, indent=2))
 
 
 if __name__ == "__main__":
