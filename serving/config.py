@@ -162,6 +162,14 @@ class Settings:
     model_load_timeout: float = setting(
         "SAGEMAKER_MODEL_LOAD_TIMEOUT", 600.0, number(0.1), "Seconds a model load may take.", "`600`"
     )
+    preload_model: bool = setting(
+        "SAGEMAKER_PRELOAD_MODEL",
+        False,
+        boolean,
+        "Single-model mode, our engine: load the model once before the workers start, so they "
+        "share its memory; the port opens once it has loaded.",
+        "`false`",
+    )
     # Workers already run in parallel: a model fitted with n_jobs=-1 would start a pool
     # over every core on each request, in every worker.
     keep_model_n_jobs: bool = setting(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from serving.config import Settings
+from serving.inference.pipeline import ModelHandler
 from serving.models.locations import ModelLocations
 from serving.models.multi import MultiModel
 from serving.models.record import Record
@@ -15,8 +16,9 @@ from serving.models.targets import Targets
 Mode = SingleModel | MultiModel
 
 
-def build_mode(settings: Settings) -> Mode:
-    """This worker's store and the mode that serves from it, its loading under way."""
+def build_mode(settings: Settings, preloaded: ModelHandler | None = None) -> Mode:
+    """This worker's store and the mode that serves from it, its loading under way
+    (`preloaded`: the single model, loaded before the fork)."""
     assert settings.state_dir is not None
     unpacked = (settings.scratch_dir or settings.state_dir) / "unpacked"
     locations = ModelLocations([settings.models_dir, settings.model_dir], unpacked)
@@ -27,6 +29,6 @@ def build_mode(settings: Settings) -> Mode:
         multi.start_watcher()
         return multi
     store = ModelStore(settings)
-    single = SingleModel(settings, store, Targets(store, locations))
+    single = SingleModel(settings, store, Targets(store, locations), preloaded)
     single.start()
     return single

@@ -27,8 +27,11 @@ NAME = "model"
 
 
 class SingleModel:
-    def __init__(self, settings: Settings, store: ModelStore, targets: Targets) -> None:
+    def __init__(
+        self, settings: Settings, store: ModelStore, targets: Targets, preloaded: ModelHandler | None = None
+    ) -> None:
         self.settings = settings
+        self.preloaded = preloaded
         self.store = store
         self.targets = targets
         self._done = threading.Event()
@@ -45,6 +48,9 @@ class SingleModel:
     def _load(self) -> None:
         settings = self.settings
         try:
+            if self.preloaded is not None:
+                self.handler = self.store.adopt(NAME, self.preloaded)
+                return
             archives = archives_in(settings.model_dir)
             if archives and not (settings.code_dir / settings.script).is_file():
                 self.archives = archives

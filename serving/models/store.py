@@ -82,6 +82,13 @@ class ModelStore:
             self._changed()
             return handler
 
+    def adopt(self, name: str, handler: ModelHandler) -> ModelHandler:
+        """Hold a model this worker did not load itself (one preloaded before the fork)."""
+        with self._lock:
+            self._held[(name, False)] = handler
+        self._changed()
+        return handler
+
     def unload(self, name: str, evictable: bool = False) -> bool:
         with self._lock:
             held = self._held.pop((name, evictable), None)

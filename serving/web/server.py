@@ -23,8 +23,10 @@ from gunicorn.app.base import BaseApplication
 
 from serving import blas, logs, metrics
 from serving.config import Settings, shared_dir
+from serving.inference.pipeline import ModelHandler
 from serving.models import code
 from serving.models.modes import build_mode
+from serving.models.preload import preload
 from serving.web import gunicorn_errors
 from serving.web.app import create_app
 
@@ -57,9 +59,12 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 class Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, threads: blas.BlasThreads) -> None:
+    def __init__(
+        self, settings: Settings, threads: blas.BlasThreads, preloaded: ModelHandler | None = None
+    ) -> None:
         self.settings = settings
         self.blas_threads = threads
+        self.preloaded = preloaded
         super().__init__()
 
     def load_config(self) -> None:
@@ -73,7 +78,7 @@ class Server(BaseApplication):  # type: ignore[misc]
         # numpy and OpenMP were loaded in the arbiter; their pools are this worker's now.
         blas.limit_loaded(self.blas_threads)
         metrics.get()  # made before any request or loader thread can race to make it
-        return create_app(self.settings, build_mode(self.settings))
+        return create_app(self.settings, build_mode(self.settings, self.preloaded))
 
 
 # Imported once in the arbiter so that workers start with them loaded (shared pages,
@@ -116,9 +121,10 @@ def run(settings: Settings, threads: blas.BlasThreads) -> None:
         settings.threads,
         threads.describe(),
     )
+    preloaded = preload(settings)
     arbiter = os.getpid()
     try:
-        Server(settings, threads).run()
+        Server(settings, threads, preloaded).run()
     finally:
         # Workers are forked inside run() and leave through this frame too: only the
         # arbiter, after its workers are gone, may remove what they share.

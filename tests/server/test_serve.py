@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server.process import serve, workers_of
+from tests.server.process import serve, started_workers, workers_of
 from tests.support import csv_rows, features, wait_for_ping, wait_until, write_regressor
 
 # Generous on purpose: a deadline is only reached when something is wrong, and a loaded
@@ -230,3 +231,38 @@ def test_multi_model_load_timeout_leaves_other_models_serving(tmp_path: Path) ->
             headers={"Content-Type": "text/csv", "Accept": "text/csv"},
         )
         assert [float(v) for v in answer.text.split("\n")] == good.predict(X).tolist()
+
+
+def test_a_preloaded_model_is_loaded_once_and_outlives_its_workers(base: Path) -> None:
+    with serve(base, SAGEMAKER_PRELOAD_MODEL="true") as (url, process):
+        wait_for_ping(url)
+        X = features(4)
+        first = requests.post(f"{url}/invocations", data=csv_rows(X), headers={"Content-Type": "text/csv"})
+        assert first.status_code == 200, first.text
+        log = base / "serve.log"
+        assert "model preloaded before the workers start" in log.read_text()
+        # A worker that dies is replaced from the main process, model and all.
+        victim = min(started_workers(process))
+        os.kill(victim, signal.SIGKILL)
+        wait_until(
+            lambda: workers_of(process.pid),
+            120,
+            "a new worker in place of the killed one",
+            ready=lambda workers: victim not in workers and len(workers) == 2,
+        )
+        for _ in range(4):
+            again = requests.post(
+                f"{url}/invocations", data=csv_rows(X), headers={"Content-Type": "text/csv"}
+            )
+            assert (again.status_code, again.json()) == (200, first.json())
+        # Two workers and a replacement, and the model was loaded once, before any of them.
+        assert log.read_text().count("loaded model model from") == 1
+
+
+def test_a_preload_that_fails_leaves_the_workers_to_say_why(base: Path) -> None:
+    (base / "model" / "model.joblib").unlink()
+    (base / "model" / "notes.txt").write_text("no model here")
+    with serve(base, SAGEMAKER_PRELOAD_MODEL="true") as (url, _):
+        failed = wait_for_ping(url, expect=503, error="ModelLoadFailed")
+        assert "notes.txt" in failed.json()["message"]
+    assert "preloading the model failed" in (base / "serve.log").read_text()
