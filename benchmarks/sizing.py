@@ -9,6 +9,9 @@
    quota (now): the container's working set once ready, and one-row throughput.
 3. `docker run` to the first 200 on /ping, for each of the above, and with --baseline TAG
    for the RF-100 model in both images (the median of three starts each), side by side.
+4. Memory against workers: the container's working set with a large forest (about 50 MB
+   on disk) at 1, 2 and 4 workers, and what each worker beyond the first adds, with each
+   worker loading its own copy (the default) and with SAGEMAKER_PRELOAD_MODEL=true.
 
 usage: python -m benchmarks.sizing [--image TAG] [--baseline TAG] [--seconds N] [--json PATH]
 """
@@ -76,6 +79,20 @@ def main() -> None:
                 with serving(image, {rf100: "/opt/ml/model:ro"}) as running:
                     starts.append(running.ready_s)
             ready[image] = statistics.median(starts)
+        big_dir = Path(tmp) / "big"
+        big_dir.mkdir()
+        big_X, big_y = housing_like(rows=20_000)
+        joblib.dump(
+            RandomForestRegressor(n_estimators=30, random_state=0).fit(big_X, big_y), big_dir / "model.joblib"
+        )
+        big_mb = (big_dir / "model.joblib").stat().st_size / 2**20
+        per_workers: dict[str, dict[int, float]] = {"own copies": {}, "preloaded": {}}
+        for kind, preloaded in (("own copies", "false"), ("preloaded", "true")):
+            for workers in (1, 2, 4):
+                env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "SAGEMAKER_PRELOAD_MODEL": preloaded}
+                with serving(args.image, {big_dir: "/opt/ml/model:ro"}, env) as running:
+                    run_wrk(f"{running.url}/invocations", body, "text/csv", 2 * workers, 1)
+                    per_workers[kind][workers] = running.memory_used_mb()
         one_cpu = {"options": {"nano_cpus": 10**9}}
         runs = [
             measure(
@@ -121,6 +138,13 @@ def main() -> None:
     print(
         f"  --cpus=1 quota / host workers, req/s:  {quota.many.requests_per_s / host.many.requests_per_s:.2f}"
     )
+    print(f"working set with a {big_mb:.0f} MB forest (single model), MB:")
+    print(f"  {'workers':<8} {'own copies':>11} {'preloaded':>10} {'preloaded / own':>16}")
+    for workers in (1, 2, 4):
+        own, shared = per_workers["own copies"][workers], per_workers["preloaded"][workers]
+        print(f"  {workers:<8} {own:>11.0f} {shared:>10.0f} {shared / own:>16.2f}")
+    for kind, used in per_workers.items():
+        print(f"  {kind}: +{(used[4] - used[1]) / 3:.0f} MB per worker beyond the first")
     print("docker run -> first 200 on /ping, RF-100, median of 3:")
     for image, seconds in ready.items():
         size_mb = client().images.get(image).attrs["Size"] / 1e6
@@ -128,7 +152,16 @@ def main() -> None:
     if args.baseline:
         print(f"  {args.image} / {args.baseline}: {ready[args.image] / ready[args.baseline]:.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": [asdict(run) for run in runs], "ready_s": ready}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "runs": [asdict(run) for run in runs],
+                    "ready_s": ready,
+                    "memory_by_workers_mb": per_workers,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":
