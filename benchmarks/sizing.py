@@ -12,6 +12,9 @@
 4. Memory against workers: the container's working set with a large forest (about 50 MB
    on disk) at 1, 2 and 4 workers, and what each worker beyond the first adds, with each
    worker loading its own copy (the default) and with SAGEMAKER_PRELOAD_MODEL=true.
+5. Multi-model memory against workers: the working set each loaded RF-100 (10 of them,
+   through `POST /models`) adds at 1, 2 and 4 workers of our engine: every worker holds
+   every model, so it grows with the workers.
 
 usage: python -m benchmarks.sizing [--image TAG] [--baseline TAG] [--seconds N] [--json PATH]
 """
@@ -22,6 +25,7 @@ import json
 import os
 import statistics
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,9 +34,11 @@ from sklearn.ensemble import RandomForestRegressor
 
 from benchmarks import options
 from benchmarks.models import housing_like, random_forest
+from benchmarks.multi_model import MODELS, load_to_first_prediction, model_copies
 from benchmarks.wrk import WrkResult, run_wrk
-from harness.containers import client, serving
+from harness.containers import Container, client, serving
 from harness.payloads import csv_rows
+from harness.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,19 @@ def measure(
         one = run_wrk(url, body, "text/csv", 1, seconds)
         many = run_wrk(url, body, "text/csv", 32, seconds)
         return Run(name, running.ready_s, running.memory_used_mb(), one, many)
+
+
+def settled_mb(running: Container) -> float:
+    """The working set once two readings half a second apart agree within 1 MB: the other
+    workers load each model in the background after the one that answered."""
+
+    def two_readings() -> tuple[float, float]:
+        first = running.memory_used_mb()
+        time.sleep(0.5)
+        return first, running.memory_used_mb()
+
+    readings = wait_until(two_readings, 60, "the working set to settle", ready=lambda r: abs(r[1] - r[0]) < 1)
+    return readings[1]
 
 
 def main() -> None:
@@ -93,6 +112,16 @@ def main() -> None:
                 with serving(args.image, {big_dir: "/opt/ml/model:ro"}, env) as running:
                     run_wrk(f"{running.url}/invocations", body, "text/csv", 2 * workers, 1)
                     per_workers[kind][workers] = running.memory_used_mb()
+        mme_root = Path(tmp) / "models"
+        model_copies(mme_root, 10)
+        per_model: dict[int, float] = {}
+        for workers in (1, 2, 4):
+            env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
+            with serving(args.image, {mme_root: f"{MODELS}:ro"}, env) as running:
+                empty = running.memory_used_mb()
+                for index in range(10):
+                    load_to_first_prediction(running, f"m{index}", ",".join(["0.5"] * 6))
+                per_model[workers] = (settled_mb(running) - empty) / 10
         one_cpu = {"options": {"nano_cpus": 10**9}}
         runs = [
             measure(
@@ -145,6 +174,9 @@ def main() -> None:
         print(f"  {workers:<8} {own:>11.0f} {shared:>10.0f} {shared / own:>16.2f}")
     for kind, used in per_workers.items():
         print(f"  {kind}: +{(used[4] - used[1]) / 3:.0f} MB per worker beyond the first")
+    print("multi-model, our engine: working set per loaded RF-100 model")
+    for workers, mb in per_model.items():
+        print(f"  {workers} workers: {mb:>6.1f} MB per model ({mb / per_model[1]:.2f}x one worker's)")
     print("docker run -> first 200 on /ping, RF-100, median of 3:")
     for image, seconds in ready.items():
         size_mb = client().images.get(image).attrs["Size"] / 1e6
@@ -158,6 +190,7 @@ def main() -> None:
                     "runs": [asdict(run) for run in runs],
                     "ready_s": ready,
                     "memory_by_workers_mb": per_workers,
+                    "mme_mb_per_model_by_workers": per_model,
                 },
                 indent=2,
             )
