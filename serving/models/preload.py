@@ -18,18 +18,17 @@ import logging
 from serving.config import Settings
 from serving.inference.pipeline import ModelHandler
 from serving.models import lifecycle
-from serving.models.locations import archives_in
+from serving.models.single import NAME, routed_archives
 
 log = logging.getLogger(__name__)
 
-NAME = "model"
-
 
 def preload(settings: Settings) -> ModelHandler | None:
-    """The single model, loaded here, or None when it is not preloaded (and why is logged)."""
+    """The single model, loaded here; None when preloading is off, there is no default model,
+    or the load failed (logged)."""
     if settings.multi_model or not settings.preload_model:
         return None
-    if archives_in(settings.model_dir) and not (settings.code_dir / settings.script).is_file():
+    if routed_archives(settings):
         return None
     try:
         handler = lifecycle.load(NAME, settings.model_dir, settings, sharers=1)

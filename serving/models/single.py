@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 NAME = "model"
 
 
+def routed_archives(settings: Settings) -> list[str]:
+    """The archives of a model directory that has no default model (the SDK's local
+    multi-model layout: archives, and no script to load them); empty otherwise."""
+    archives = archives_in(settings.model_dir)
+    if archives and not (settings.code_dir / settings.script).is_file():
+        return archives
+    return []
+
+
 class SingleModel:
     def __init__(
         self, settings: Settings, store: ModelStore, targets: Targets, preloaded: ModelHandler | None = None
@@ -51,8 +60,8 @@ class SingleModel:
             if self.preloaded is not None:
                 self.handler = self.store.adopt(NAME, self.preloaded)
                 return
-            archives = archives_in(settings.model_dir)
-            if archives and not (settings.code_dir / settings.script).is_file():
+            archives = routed_archives(settings)
+            if archives:
                 self.archives = archives
                 log.info("no default model; %d model archives to route to", len(archives))
                 return
