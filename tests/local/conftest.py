@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from harness.containers import client as docker_client
 from harness.moto import AWS_ENV
@@ -53,10 +54,11 @@ class Local:
             AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=self.s3_url,
         )
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         endpoint = self.s3_url if service in ("s3", "sts") else self.url
         return boto3.client(
             service,
+            config=config,
             endpoint_url=endpoint,
             region_name=REGION,
             aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
