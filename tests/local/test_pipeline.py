@@ -192,7 +192,12 @@ def test_the_batch_guide_with_data_processing(local: Local, stages: dict[str, An
             {
                 "Image": local.image,
                 "ModelDataUrl": stages["urls"]["single"],
-                "Environment": {"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label,probability"},
+                # The job leaves MaxPayloadInMB unset: the container's own limit (5, not the
+                # platform's fallback of 6) must reach the job through /execution-parameters.
+                "Environment": {
+                    "SAGEMAKER_INFERENCE_OUTPUT": "predicted_label,probability",
+                    "SAGEMAKER_MAX_PAYLOAD_IN_MB": "5",
+                },
             }
         ),
     )
@@ -288,7 +293,7 @@ def test_the_batch_guide_with_data_processing(local: Local, stages: dict[str, An
     assert single_job["TransformJobStatus"] == "Completed", single_job.get("FailureReason")
     assert pipeline_job["DataProcessing"]["OutputFilter"] == "$[0,-2,-1]"
     # What the request left unset came from the first container's /execution-parameters.
-    assert single_job["MaxPayloadInMB"] == 6
+    assert single_job["MaxPayloadInMB"] == 5
 
     labels, probabilities = expected(stages, frame)
     written = [
