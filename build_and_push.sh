@@ -8,6 +8,9 @@
 # container/build-image.sh, the build the tests use. Progress goes to stderr; the full image
 # URI is the last line, on stdout, so `uri=$(./build_and_push.sh NAME)` works.
 #
+# The slim image (our engine) is pushed as IMAGE_NAME:TAG; with IMAGE_VARIANT=full the full
+# one (multi-model-server and Java as well) is pushed as IMAGE_NAME:TAG-full instead.
+#
 # Environment, for offline use and tests:
 #   AWS_ENDPOINT_URL  passed to every aws call as --endpoint-url (e.g. a moto server)
 #   ECR_REGISTRY      registry host to log in and push to instead of
@@ -59,7 +62,12 @@ account=$(aws_cli sts get-caller-identity --region "$region" --query Account --o
 suffix=amazonaws.com
 case $region in cn-*) suffix=amazonaws.com.cn ;; esac
 registry=${ECR_REGISTRY:-$account.dkr.ecr.$region.$suffix}
-fullname=$registry/$image:$tag
+case ${IMAGE_VARIANT:-slim} in
+  slim) pushed=$tag ;;
+  full) pushed=$tag-full ;;
+  *) fail "IMAGE_VARIANT must be slim or full, not '$IMAGE_VARIANT'" ;;
+esac
+fullname=$registry/$image:$pushed
 
 echo "$me: account $account, region $region, image $fullname" >&2
 
@@ -84,7 +92,7 @@ echo "$me: building $image:$tag with container/build-image.sh" >&2
 "$here/container/build-image.sh" "$image:$tag" >&2 ||
   fail "build failed: container/build-image.sh $image:$tag (its output is above)"
 
-docker tag "$image:$tag" "$fullname" >"$log" 2>&1 || fail "docker tag failed: $(reason "$log")"
+docker tag "$image:$pushed" "$fullname" >"$log" 2>&1 || fail "docker tag failed: $(reason "$log")"
 
 echo "$me: pushing $fullname" >&2
 docker push "$fullname" >"$log" 2>&1 || fail "push to $registry failed: $(reason "$log")"

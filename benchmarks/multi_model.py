@@ -21,7 +21,7 @@ import requests
 from benchmarks import options
 from benchmarks.models import random_forest
 from benchmarks.wrk import run_wrk
-from harness.containers import Container, serving
+from harness.containers import Container, image_for, serving
 from harness.waiting import describe_response, wait_until
 
 ENGINES = ("flask", "mms")
@@ -70,7 +70,7 @@ def load_to_first_prediction(running: Container, name: str, body: str) -> float:
 def measure(image: str, engine: str, root: Path, body: str, seconds: int) -> dict[str, object]:
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
     result: dict[str, object] = {"engine": engine}
-    with serving(image, {root: f"{MODELS}:ro"}, env) as running:
+    with serving(image_for(image, engine), {root: f"{MODELS}:ro"}, env) as running:
         result["ready_s"] = running.ready_s
         empty_mb = running.memory_used_mb()
         result["load_to_first_prediction_s"] = load_to_first_prediction(running, "m0", body)

@@ -7,8 +7,9 @@
 2. `docker run --cpus=1` on this machine: workers sized from the host's CPU count (what the
    image did before, forced with SAGEMAKER_MODEL_SERVER_WORKERS) against sized from the
    quota (now): the container's working set once ready, and one-row throughput.
-3. `docker run` to the first 200 on /ping, for each of the above, and with --baseline TAG
-   for the RF-100 model in both images (the median of three starts each), side by side.
+3. `docker run` to the first 200 on /ping, for each of the above, and for the RF-100 model
+   in the slim image, the full one (TAG-full) and with --baseline TAG another image (the
+   median of three starts each), side by side with each image's size.
 4. Memory against workers: the container's working set with a large forest (about 50 MB
    on disk) at 1, 2 and 4 workers, and what each worker beyond the first adds, with each
    worker loading its own copy (the default) and with SAGEMAKER_PRELOAD_MODEL=true.
@@ -36,7 +37,7 @@ from benchmarks import options
 from benchmarks.models import housing_like, random_forest
 from benchmarks.multi_model import MODELS, load_to_first_prediction, model_copies
 from benchmarks.wrk import WrkResult, run_wrk
-from harness.containers import Container, client, serving
+from harness.containers import Container, client, image_for, serving
 from harness.payloads import csv_rows
 from harness.waiting import wait_until
 
@@ -92,7 +93,8 @@ def main() -> None:
         ready = {}
         rf100 = Path(tmp) / "rf100"
         random_forest(rf100)
-        for image in filter(None, (args.baseline, args.image)):
+        # Both tags build from one Dockerfile: the start-up of each, and the baseline's.
+        for image in filter(None, (args.baseline, args.image, image_for(args.image, "mms"))):
             starts = []
             for _ in range(3):
                 with serving(image, {rf100: "/opt/ml/model:ro"}) as running:

@@ -33,7 +33,7 @@ from benchmarks import mlserver, options, predict_timing
 from benchmarks.models import housing_like, random_forest
 from benchmarks.multi_model import load_to_first_prediction, model_copies
 from benchmarks.wrk import run_wrk
-from harness.containers import run_to_completion, serving
+from harness.containers import image_for, run_to_completion, serving
 from harness.net import free_port
 from harness.payloads import csv_rows
 
@@ -169,7 +169,7 @@ def multi_model(image: str, work: Path) -> dict[str, Any]:
     out = {}
     for engine in ("flask", "mms"):
         env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
-        with serving(image, {root: "/opt/ml/models:ro"}, env) as running:
+        with serving(image_for(image, engine), {root: "/opt/ml/models:ro"}, env) as running:
             cold = [load_to_first_prediction(running, f"m{i}", body) for i in range(3)]
             warm = run_wrk(f"{running.url}/models/m0/invoke", body, "text/csv", 1, 3)
             out[engine] = {
@@ -302,7 +302,7 @@ def main() -> None:
             for model in ("rf", "linear") if name == "ours" or not args.quick else ("rf",):
                 print(f"== {name}, {model}", flush=True)
                 result["systems"].setdefault(name, {})[model] = docker_system(
-                    args.image, env, models[model], seconds
+                    image_for(args.image, name), env, models[model], seconds
                 )
         print("== no-op handler on our server", flush=True)
         result["systems"]["noop"] = {"noop": docker_system(args.image, {}, models["noop"], seconds)}

@@ -38,9 +38,25 @@ debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
 }
 rm -f "$root.log"
 
-# Trim what a slim image leaves out: package lists, docs, man pages, caches.
+# Trim what a slim image leaves out: package lists, docs, man pages, translations, caches.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+# As in debian:bookworm-slim, packages installed later leave them out too, and apt keeps no
+# downloaded packages.
+cat >"$root/etc/dpkg/dpkg.cfg.d/slim-image" <<'DPKG'
+path-exclude /usr/share/doc/*
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+DPKG
+cat >"$root/etc/apt/apt.conf.d/slim-image" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
 # The same apt source a debian:bookworm-slim image carries, so `apt-get update` works in builds.
 cat >"$root/etc/apt/sources.list" <<SRC
 deb $mirror $suite main

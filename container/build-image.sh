@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build the image, making its base image first when the machine has none.
+# Build both images, making their base image first when the machine has none: TAG is the
+# slim image (our engine), TAG-full adds multi-model-server and Java (the Dockerfile's
+# `full` target). The second build reuses every layer of the first.
 # usage: container/build-image.sh [TAG]     (default: sklearn-sagemaker:latest)
 #
 # Python packages are downloaded here, on the build machine, into a wheel cache that
@@ -8,6 +10,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tag=${1:-${IMAGE:-sklearn-sagemaker:latest}}
+[[ "${tag##*/}" == *:* ]] || tag="$tag:latest"
+full_tag="$tag-full"
 cache=${WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sklearn-sagemaker/wheels}
 python=${PYTHON:-python3}
 log=$(mktemp /tmp/build-image.XXXXXX)
@@ -57,9 +61,13 @@ if ! serve_wheels "$port"; then
   serve_wheels "$port" || { echo "wheels: the wheel server on 127.0.0.1:$port did not answer" >&2; exit 1; }
 fi
 
-echo "image: building $tag"
 # Host networking: the build reaches the wheel server on loopback, and on some
 # machines the default bridge cannot reach the package archives.
-docker build --network host --build-arg "WHEELS_URL=http://127.0.0.1:$port/" -t "$tag" "$here" >"$log" 2>&1 || {
-  tail -30 "$log" >&2; echo "image: docker build failed" >&2; exit 1; }
-echo "image: built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
+build() {
+  echo "image: building $1${2:+ (target $2)}"
+  docker build --network host --build-arg "WHEELS_URL=http://127.0.0.1:$port/" ${2:+--target "$2"} \
+    -t "$1" "$here" >"$log" 2>&1 || { tail -30 "$log" >&2; echo "image: docker build of $1 failed" >&2; exit 1; }
+  echo "image: built $1 ($(docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+build "$full_tag" full
+build "$tag"

@@ -23,6 +23,12 @@ _LOG_TAIL = 3000
 _client: Any = None
 
 
+def image_for(image: str, engine: str) -> str:
+    """The tag that runs `engine`: the slim image has ours only; multi-model-server needs the
+    full image that container/build-image.sh tags beside it as TAG-full."""
+    return f"{image}-full" if engine == "mms" else image
+
+
 def client() -> Any:
     """The Docker SDK's client for the engine DOCKER_HOST names (the local socket by default)."""
     global _client

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 
@@ -33,6 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     # Here, before either engine imports numpy or scikit-learn: they read it when loaded.
     blas.export(threads)
     if settings.model_server == "mms":
+        missing = mms_missing()
+        if missing:
+            print(
+                f"serve: SAGEMAKER_MODEL_SERVER=mms needs {missing}, which this image leaves out; "
+                "run the full image (the -full tag that container/build-image.sh builds, e.g. "
+                "sklearn-sagemaker:latest-full), or unset SAGEMAKER_MODEL_SERVER to serve with this one",
+                file=sys.stderr,
+            )
+            return 2
         from serving.mms import engine
 
         return engine.run(settings, threads)
@@ -40,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
 
     run(settings, threads)
     return 0
+
+
+def mms_missing() -> str:
+    """What the multi-model-server engine needs and this install lacks ('' when nothing)."""
+    missing = [name for name in ("sagemaker_inference", "mms") if importlib.util.find_spec(name) is None]
+    if shutil.which("java") is None:
+        missing.append("java")
+    return ", ".join(missing)
 
 
 if __name__ == "__main__":

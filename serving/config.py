@@ -131,7 +131,7 @@ class Settings:
         "SAGEMAKER_MODEL_SERVER",
         MODEL_SERVERS[0],
         choice(*MODEL_SERVERS),
-        "The engine: `flask` (ours) or `mms` (AWS's multi-model-server).",
+        "The engine: `flask` (ours) or `mms` (AWS's multi-model-server, in the `-full` image).",
     )
     batch_strategy: str = setting(
         "SAGEMAKER_BATCH_STRATEGY",

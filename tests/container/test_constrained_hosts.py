@@ -96,10 +96,14 @@ def test_half_a_cpu_read_only_as_another_user_single_model(single: Container, pa
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_one_cpu_read_only_as_another_user_multi_model(image: str, engine: str, parallel_forest) -> None:
+def test_one_cpu_read_only_as_another_user_multi_model(
+    images: dict[str, str], engine: str, parallel_forest
+) -> None:
     root, model, big = parallel_forest
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
-    with run_container(image, "serve", volumes={root: f"{MODELS}:ro"}, env=env, options=hardened(1)) as mme:
+    with run_container(
+        images[engine], "serve", volumes={root: f"{MODELS}:ro"}, env=env, options=hardened(1)
+    ) as mme:
         wait_for_ping(mme.url, deadline_s=180)
         loaded = requests.post(
             f"{mme.url}/models", json={"model_name": "forest", "url": f"{MODELS}/forest/model"}, timeout=120

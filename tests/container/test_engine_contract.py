@@ -164,10 +164,14 @@ def model(model_dir: tuple[Path, Any]) -> Any:
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def served(request: pytest.FixtureRequest, image: str, model_dir: tuple[Path, Any]) -> Iterator[Container]:
+def served(
+    request: pytest.FixtureRequest, images: dict[str, str], model_dir: tuple[Path, Any]
+) -> Iterator[Container]:
     """One container per engine for the whole module."""
     env = {"SAGEMAKER_MODEL_SERVER": request.param, "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
-    with run_container(image, "serve", volumes={model_dir[0]: f"{MODEL}:ro"}, env=env) as container:
+    with run_container(
+        images[request.param], "serve", volumes={model_dir[0]: f"{MODEL}:ro"}, env=env
+    ) as container:
         wait_for_ping(container.url, deadline_s=120)
         # multi-model-server answers /ping before its worker has run model_fn: wait until
         # the model answers too.

@@ -119,13 +119,13 @@ def test_kill_9_of_a_worker_under_load(image: str, slow_model: Path, tmp_path: P
 
 @pytest.mark.parametrize("engine", ["flask", "mms"])
 def test_docker_stop_under_load_finishes_in_flight_requests(
-    image: str, slow_model: Path, engine: str, tmp_path: Path
+    images: dict[str, str], slow_model: Path, engine: str, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     env = {"PREDICT_SECONDS": "1", "SAGEMAKER_MODEL_SERVER": engine, "MARK_DIR": "/marks"}
     volumes = {slow_model: f"{MODEL}:ro", marks: "/marks"}
-    with run_container(image, "serve", volumes=volumes, env=env) as container:
+    with run_container(images[engine], "serve", volumes=volumes, env=env) as container:
         wait_for_ping(container.url, deadline_s=240)
         assert post(container.url) == 200  # warm: the model is loaded in a worker
         warm = len(marked_pids(marks))

@@ -60,10 +60,12 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_mme(image: str, engine: str, model_tree) -> Iterator[Container]:
+def shared_mme(images: dict[str, str], engine: str, model_tree) -> Iterator[Container]:
     """One container per engine for the API tests; each test starts with no model loaded."""
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": engine}
-    with run_container(image, "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env) as container:
+    with run_container(
+        images[engine], "serve", volumes={model_tree[0]: f"{MODELS}:ro"}, env=env
+    ) as container:
         wait_for_ping(container.url)
         yield container
 
@@ -276,7 +278,9 @@ def big_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_memory_budget_answers_507_instead_of_an_oom_kill(image: str, engine: str, big_models: Path) -> None:
+def test_memory_budget_answers_507_instead_of_an_oom_kill(
+    images: dict[str, str], engine: str, big_models: Path
+) -> None:
     env = {
         "SAGEMAKER_MULTI_MODEL": "true",
         "SAGEMAKER_MODEL_SERVER": engine,
@@ -284,7 +288,7 @@ def test_memory_budget_answers_507_instead_of_an_oom_kill(image: str, engine: st
     }
     extra = ("--memory=600m", "--memory-swap=600m")
     with run_container(
-        image, "serve", volumes={big_models: f"{MODELS}:ro"}, env=env, extra=extra
+        images[engine], "serve", volumes={big_models: f"{MODELS}:ro"}, env=env, extra=extra
     ) as container:
         wait_for_ping(container.url)
 
@@ -342,12 +346,17 @@ def test_local_mode_layout_routes_to_archives_without_a_default_model(image: str
         assert "Chicago_IL.tar.gz" in plain.json()["message"]
 
 
-def test_sigterm_leaves_no_mms_process_behind(image: str, model_tree) -> None:
+def test_sigterm_leaves_no_mms_process_behind(images: dict[str, str], model_tree) -> None:
     """`serve` is not PID 1 here, so orphans would survive it and show up."""
     script = "serve; echo serve-exited-$?; exec sleep 600"
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": "mms"}
     with run_container(
-        image, "-c", script, volumes={model_tree[0]: f"{MODELS}:ro"}, env=env, extra=("--entrypoint", "sh")
+        images["mms"],
+        "-c",
+        script,
+        volumes={model_tree[0]: f"{MODELS}:ro"},
+        env=env,
+        extra=("--entrypoint", "sh"),
     ) as container:
         wait_for_ping(container.url)
         assert load(container, "alpha").status_code == 200

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import requests
 
+from harness.containers import run_to_completion
 from tests.container.conftest import Container, run_container
 from tests.container.wheels import write_wheel
 from tests.support import csv_rows, docker, features, wait_for_ping, write_regressor
@@ -58,12 +59,53 @@ def served(image: str, regressor: tuple[Path, object]) -> Iterator[Container]:
         yield container
 
 
-def test_image_carries_the_sagemaker_labels_and_no_entrypoint(image: str) -> None:
-    config = json.loads(docker("image", "inspect", image).stdout)[0]["Config"]
+@pytest.mark.parametrize("engine", ["flask", "mms"])
+def test_image_carries_the_sagemaker_labels_and_no_entrypoint(images: dict[str, str], engine: str) -> None:
+    config = json.loads(docker("image", "inspect", images[engine]).stdout)[0]["Config"]
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     assert not config.get("Entrypoint")
     assert "8080/tcp" in config["ExposedPorts"]
+    # Root by default, as SageMaker runs containers; the image's own user is there for hosts
+    # that run it as another.
+    assert not config.get("User")
+
+
+def test_the_slim_image_names_the_full_one_for_multi_model_server(image: str) -> None:
+    finished = run_to_completion(image, "serve", env={"SAGEMAKER_MODEL_SERVER": "mms"}, timeout_s=120)
+    assert finished.exit_code == 2, finished
+    assert "SAGEMAKER_MODEL_SERVER=mms needs" in finished.stderr
+    assert "-full" in finished.stderr and "java" in finished.stderr
+    # The image's user owns what `train` writes and nothing else under /opt/ml.
+    paths = ["/opt/ml/model", "/opt/ml/output", "/opt/ml/code", "/opt/ml/input"]
+    owners = run_to_completion(image, "stat", "-c", "%U", *paths).stdout.split()
+    assert dict(zip(paths, owners, strict=True)) == dict(zip(paths, ["model"] * 3 + ["root"], strict=True))
+
+
+# Imports what `serve` imports before it forks and what a forest model's unpickling adds, then
+# names every module of the image's packages and standard library that Python had to compile
+# from source.
+UNCOMPILED = """
+import importlib.util, os, sys
+import serving.web.server as server
+server.preload_modules()
+import sklearn.ensemble, sklearn.compose, pandas
+installed = (os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib"))
+missing = [
+    name for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").startswith(installed) and module.__file__.endswith(".py")
+    and not os.path.exists(importlib.util.cache_from_source(module.__file__))
+]
+print(len(sys.modules), sorted(missing))
+"""
+
+
+def test_what_serve_imports_starts_from_bytecode(image: str) -> None:
+    finished = run_to_completion(image, "python", "-c", UNCOMPILED, timeout_s=120)
+    assert finished.exit_code == 0, finished.stderr
+    imported, missing = finished.stdout.split(" ", 1)
+    assert int(imported) > 500
+    assert missing.strip() == "[]"
 
 
 @pytest.mark.parametrize("content_type", TYPES)

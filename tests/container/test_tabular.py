@@ -45,9 +45,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def server(request: pytest.FixtureRequest, image: str, trained) -> Iterator[tuple[str, Container]]:
+def server(
+    request: pytest.FixtureRequest, images: dict[str, str], trained
+) -> Iterator[tuple[str, Container]]:
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER": request.param}
-    with run_container(image, "serve", volumes={trained[0]: f"{MODELS}:ro"}, env=env) as container:
+    with run_container(
+        images[request.param], "serve", volumes={trained[0]: f"{MODELS}:ro"}, env=env
+    ) as container:
         wait_for_ping(container.url, deadline_s=120)
         for name in trained[1]:
             body = {"model_name": name, "url": f"{MODELS}/{name}/model"}
