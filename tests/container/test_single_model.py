@@ -94,6 +94,7 @@ installed = (os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib
 missing = [
     name for name, module in list(sys.modules.items())
     if (getattr(module, "__file__", None) or "").startswith(installed) and module.__file__.endswith(".py")
+    and getattr(module.__spec__, "origin", None) != "frozen"  # built into the interpreter
     and not os.path.exists(importlib.util.cache_from_source(module.__file__))
 ]
 print(len(sys.modules), sorted(missing))
