@@ -66,7 +66,7 @@ fi
 build() {
   echo "image: building $1${2:+ (target $2)}"
   docker build --network host --build-arg "WHEELS_URL=http://127.0.0.1:$port/" ${2:+--target "$2"} \
-    -t "$1" "$here" >"$log" 2>&1 || { tail -30 "$log" >&2; echo "image: docker build of $1 failed" >&2; exit 1; }
+    -t "$1" "$here" >"$log" 2>&1 || { tail -30 "$log" >&2; echo "image: docker build failed ($1)" >&2; exit 1; }
   echo "image: built $1 ($(docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 build "$full_tag" full

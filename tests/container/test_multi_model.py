@@ -312,7 +312,8 @@ def test_memory_budget_answers_507_instead_of_an_oom_kill(
         inspected = json.loads(docker("inspect", container.id).stdout)[0]["State"]
         assert inspected["Running"] and not inspected["OOMKilled"]
         # What was loaded still answers, and unloading makes room again.
-        assert invoke_csv(container, "big0", features(1)).status_code == 200
+        answer = invoke_csv(container, "big0", features(1))
+        assert answer.status_code == 200, answer.text
         refused = f"big{len(statuses) - 1}"
         retry = response
         for index in range(len(statuses) - 1):
