@@ -27,7 +27,7 @@ from serving.inference.pipeline import ModelHandler
 from serving.models import code
 from serving.models.modes import build_mode
 from serving.models.preload import preload
-from serving.web import gunicorn_errors
+from serving.web import forwarding, gunicorn_errors
 from serving.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,12 @@ class Server(BaseApplication):  # type: ignore[misc]
         # numpy and OpenMP were loaded in the arbiter; their pools are this worker's now.
         blas.limit_loaded(self.blas_threads)
         metrics.get()  # made before any request or loader thread can race to make it
-        return create_app(self.settings, build_mode(self.settings, self.preloaded))
+        app = create_app(self.settings, build_mode(self.settings, self.preloaded))
+        if self.settings.multi_model:
+            # Where the other workers pass on requests for the models this one holds.
+            assert self.settings.state_dir is not None
+            forwarding.listen(app, forwarding.socket_path(self.settings.state_dir, os.getpid()))
+        return app
 
 
 # Imported once in the arbiter so that workers start with them loaded (shared pages,
