@@ -47,6 +47,8 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+# The client's handshake with the worker it reached, already done: not for the holder.
+NOT_PASSED_ON = HOP_BY_HOP | {"expect"}
 # Written again by the server that answers the client.
 NOT_PASSED_BACK = HOP_BY_HOP | {"date", "server"}
 
@@ -162,7 +164,7 @@ class Peers:
 
 
 def _request_headers() -> dict[str, str]:
-    headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
+    headers = {name: value for name, value in request.headers.items() if name.lower() not in NOT_PASSED_ON}
     headers[FORWARDED] = "1"
     return headers
 
