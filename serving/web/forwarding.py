@@ -77,7 +77,7 @@ def listen(app: WSGIApp, path: Path) -> BaseWSGIServer:
         environ[FROM_PEER] = True
         return app(environ, start_response)
 
-    # Threaded: one thread per peer connection, and HTTP/1.1 keep-alive on each.
+    # Threaded: one thread per request passed on, as many at once as the peers send.
     server = make_server(f"unix://{path}", 0, from_a_peer, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="peer-socket", daemon=True).start()
     atexit.register(path.unlink, missing_ok=True)
@@ -116,51 +116,35 @@ class Answer:
 
 def _exchange(
     connection: _UnixConnection, method: str, target: str, headers: dict[str, str], body: bytes
-) -> tuple[Answer, bool]:
-    """One request and its answer; whether the connection may be used again."""
+) -> Answer:
     connection.request(method, target, body=body, headers=headers)
     reply = connection.getresponse()
     content = reply.read()
     kept = [(name, value) for name, value in reply.getheaders() if name.lower() not in NOT_PASSED_BACK]
-    return Answer(reply.status, kept, content), not reply.will_close
+    return Answer(reply.status, kept, content)
 
 
 class Peers:
-    """Connections to the other workers' sockets: one per thread and peer, kept alive."""
+    """The other workers' sockets, one connection per request passed on.
+
+    Werkzeug's server closes every connection after its answer (its request handler
+    cannot skip the unread rest of a body), so there is nothing to keep alive: a Unix
+    socket connect costs tens of microseconds, and only models too idle to have a copy
+    in every worker are passed on at all.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self._local = threading.local()
-
-    def _connections(self) -> dict[int, _UnixConnection]:
-        if not hasattr(self._local, "connections"):
-            self._local.connections = {}
-        return self._local.connections
 
     def forward(self, pid: int, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
         """The answer of worker `pid` to the request, or Unreachable."""
-        connections = self._connections()
-        kept = connections.pop(pid, None)
-        if kept is not None:
-            try:
-                return self._keep(pid, kept, _exchange(kept, method, target, headers, body))
-            except (OSError, http.client.HTTPException):
-                # The peer closed an idle connection, or is gone: one try on a new one.
-                kept.close()
-        fresh = _UnixConnection(socket_path(self.state_dir, pid))
+        connection = _UnixConnection(socket_path(self.state_dir, pid))
         try:
-            return self._keep(pid, fresh, _exchange(fresh, method, target, headers, body))
+            return _exchange(connection, method, target, headers, body)
         except (OSError, http.client.HTTPException) as exc:
-            fresh.close()
             raise Unreachable(f"worker {pid}: {exc}") from exc
-
-    def _keep(self, pid: int, connection: _UnixConnection, outcome: tuple[Answer, bool]) -> Answer:
-        answer, reusable = outcome
-        if reusable:
-            self._connections()[pid] = connection
-        else:
+        finally:
             connection.close()
-        return answer
 
 
 def _request_headers() -> dict[str, str]:

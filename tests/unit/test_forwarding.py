@@ -65,7 +65,7 @@ def test_a_request_and_its_answer_pass_unchanged(state_dir: Path) -> None:
     assert again.status == 201 and json.loads(again.body)["name"] == "c"
 
 
-def test_a_kept_connection_to_a_restarted_peer_is_replaced(state_dir: Path) -> None:
+def test_a_restarted_peer_is_reached_again(state_dir: Path) -> None:
     peers = Peers(state_dir)
     first = listen(echo_app(), socket_path(state_dir, 2))
     assert peers.forward(2, "POST", "/models/a/invoke", {}, b"x").status == 201
