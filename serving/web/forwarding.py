@@ -91,12 +91,12 @@ class Unreachable(Exception):
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: Path) -> None:
         super().__init__("localhost")
-        self.path = path
+        self.socket_path = path
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.connect(str(self.path))
+            sock.connect(str(self.socket_path))
         except OSError:
             sock.close()
             raise
