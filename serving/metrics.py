@@ -44,6 +44,10 @@ class Metrics:
         self.loaded_models = Gauge(
             "sagemaker_loaded_models", "Models held in memory, over all workers", multiprocess_mode="livesum"
         )
+        # Multi-model mode: requests a worker passed on to another that holds the model.
+        self.passed_on = Counter(
+            "sagemaker_passed_on_requests", "Requests passed on to a worker holding the model", ["model"]
+        )
         self.load_seconds = Histogram(
             "sagemaker_model_load_seconds",
             "Time to load a model",

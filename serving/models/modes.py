@@ -16,6 +16,12 @@ from serving.models.targets import Targets
 Mode = SingleModel | MultiModel
 
 
+def registry(settings: Settings) -> Record:
+    """The record of the models loaded through /models, shared by the server's workers."""
+    assert settings.state_dir is not None
+    return Record(settings.state_dir / "registry")
+
+
 def build_mode(settings: Settings, preloaded: ModelHandler | None = None) -> Mode:
     """This worker's store and the mode that serves from it, its loading under way
     (`preloaded`: the single model, loaded before the fork)."""
@@ -23,7 +29,7 @@ def build_mode(settings: Settings, preloaded: ModelHandler | None = None) -> Mod
     unpacked = (settings.scratch_dir or settings.state_dir) / "unpacked"
     locations = ModelLocations([settings.models_dir, settings.model_dir], unpacked)
     if settings.multi_model:
-        record = Record(settings.state_dir / "registry")
+        record = registry(settings)
         store = ModelStore(settings, on_change=lambda names: record.publish_holdings(os.getpid(), names))
         multi = MultiModel(settings, store, record, Targets(store, locations))
         multi.start_watcher()

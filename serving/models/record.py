@@ -70,8 +70,11 @@ class Record:
 
     # --- which worker holds which model, so an unload can wait until memory is freed --
 
+    def _holdings(self, pid: int) -> Path:
+        return self.directory / f"holds-{pid}.json"
+
     def publish_holdings(self, pid: int, names: set[str]) -> None:
-        path = self.directory / f"holds-{pid}.json"
+        path = self._holdings(pid)
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".holds-")
         with os.fdopen(fd, "w") as out:
             json.dump(sorted(names), out)
@@ -93,6 +96,10 @@ class Record:
             except (OSError, ValueError):
                 continue
         return found
+
+    def forget_holder(self, pid: int) -> None:
+        """A worker has exited: it holds nothing, even if its pid is reused."""
+        self._holdings(pid).unlink(missing_ok=True)
 
     def _write(self, models: dict[str, Entry]) -> None:
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".models-")

@@ -5,12 +5,15 @@ model's pipeline, and its answer or error is written back. Both modes serve /pin
 /invocations and /execution-parameters from the same routes; the mode object decides
 what each means. Multi-model mode adds the /models API (`models_api`).
 `X-Amzn-SageMaker-Target-Model` on /invocations picks a model in either mode.
+In multi-model mode a registered model may be held by other workers only: its requests
+are then passed on to one of them (`forwarding`).
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,8 @@ from serving.config import Settings
 from serving.errors import PayloadTooLarge, describe
 from serving.inference.pipeline import CUSTOM_ATTRIBUTES, ModelHandler, Request
 from serving.models.modes import Mode
-from serving.models.multi import MultiModel
-from serving.web import models_api, observability
+from serving.models.multi import Elsewhere, MultiModel
+from serving.web import forwarding, models_api, observability
 from serving.web.observability import TARGET_MODEL
 
 log = logging.getLogger(__name__)
@@ -58,12 +61,37 @@ def read_body(limit: int) -> bytes:
     return body
 
 
-def invoke(model: ModelHandler) -> Response:
-    body = read_body(current_app.config["MAX_CONTENT_LENGTH"])
+def answer(model: ModelHandler, body: bytes) -> Response:
     result = model.invoke(Request.of(body, request.headers.items()))
     # content_type, not mimetype: Flask would append "; charset=utf-8" to text types,
     # which breaks the next container of an inference pipeline.
     return Response(result.body, status=200, content_type=result.content_type)
+
+
+def invoke(model: ModelHandler) -> Response:
+    return answer(model, read_body(current_app.config["MAX_CONTENT_LENGTH"]))
+
+
+Invoke = Callable[[ModelHandler | Elsewhere], Response]
+
+
+def multi_model_invoke(mode: MultiModel, peers: forwarding.Peers) -> Invoke:
+    """Invoke where the model is held: here, or passed on to a worker that holds it."""
+
+    def invoke_anywhere(model: ModelHandler | Elsewhere) -> Response:
+        body = read_body(current_app.config["MAX_CONTENT_LENGTH"])
+        if isinstance(model, ModelHandler):
+            return answer(model, body)
+        # What a peer passed on is served here, whoever else holds it: no loops.
+        if not forwarding.from_peer():
+            passed = forwarding.pass_on(peers, model.holders, body)
+            if passed is not None:
+                metrics.get().passed_on.labels(model.name).inc()
+                mode.passed_on(model.name)
+                return passed
+        return answer(mode.get(model.name), body)
+
+    return invoke_anywhere
 
 
 def execution_parameters(settings: Settings, user_module: Any = None) -> dict[str, Any]:
@@ -99,6 +127,11 @@ def install_error_handlers(app: Flask) -> None:
 
 def create_app(settings: Settings, mode: Mode) -> Flask:
     app = Flask("serving")
+    # Single-model mode holds every model it serves: nothing to pass on.
+    invoke_model: Invoke = invoke  # type: ignore[assignment]  # never given an Elsewhere
+    if isinstance(mode, MultiModel):
+        assert settings.state_dir is not None
+        invoke_model = multi_model_invoke(mode, forwarding.Peers(settings.state_dir))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     install_error_handlers(app)
     observability.install(app)
@@ -114,7 +147,7 @@ def create_app(settings: Settings, mode: Mode) -> Flask:
     @app.post("/invocations")
     def invocations() -> Response:
         target = request.headers.get(TARGET_MODEL)
-        return invoke(mode.target(target) if target else mode.default())
+        return invoke_model(mode.target(target) if target else mode.default())
 
     @app.get("/execution-parameters")
     def execution_parameters_route() -> Response:
@@ -131,5 +164,5 @@ def create_app(settings: Settings, mode: Mode) -> Flask:
         return Response(OPENAPI.read_bytes(), status=200, content_type="application/json")
 
     if isinstance(mode, MultiModel):
-        models_api.add_routes(app, mode, invoke)
+        models_api.add_routes(app, mode, invoke_model)
     return app

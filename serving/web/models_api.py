@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, request
 
 from serving.errors import BadRequest
 from serving.inference.pipeline import ModelHandler
-from serving.models.multi import MultiModel
+from serving.models.multi import Elsewhere, MultiModel
 from serving.models.record import Entry
 
 PAGE_SIZE = 100
@@ -39,7 +39,9 @@ def _load_request() -> tuple[str, str]:
     return name, url
 
 
-def add_routes(app: Flask, models: MultiModel, invoke: Callable[[ModelHandler], Response]) -> None:
+def add_routes(
+    app: Flask, models: MultiModel, invoke: Callable[[ModelHandler | Elsewhere], Response]
+) -> None:
     @app.post("/models")
     def load_model() -> Response:
         name, url = _load_request()
@@ -68,4 +70,4 @@ def add_routes(app: Flask, models: MultiModel, invoke: Callable[[ModelHandler], 
 
     @app.post("/models/<name>/invoke")
     def invoke_model(name: str) -> Response:
-        return invoke(models.get(name))
+        return invoke(models.route(name))

@@ -1,4 +1,8 @@
-"""One access line and one set of metric samples per request."""
+"""One access line and one set of metric samples per request.
+
+A request passed on to another worker is counted by the worker that answered the
+client, with the whole time it took; the holder that served it logs it at DEBUG only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import time
 from flask import Flask, Response, g, request
 
 from serving import metrics
+from serving.web.forwarding import FROM_PEER
 
 access = logging.getLogger("serving.access")
 
@@ -37,11 +42,13 @@ def install(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         status = response.status_code
         model = _model_label(status)
-        recorder = metrics.get()
-        recorder.requests.labels(route, str(status), model).inc()
-        recorder.latency.labels(route, model).observe(elapsed)
+        passed_on = bool(request.environ.get(FROM_PEER))
+        if not passed_on:
+            recorder = metrics.get()
+            recorder.requests.labels(route, str(status), model).inc()
+            recorder.latency.labels(route, model).observe(elapsed)
         # Health checks and scrapes come every few seconds: keep them out of the INFO log.
-        level = logging.DEBUG if route in ("/ping", "/metrics") else logging.INFO
+        level = logging.DEBUG if passed_on or route in ("/ping", "/metrics") else logging.INFO
         if access.isEnabledFor(level):
             latency_ms = round(elapsed * 1000, 3)
             access.log(

@@ -25,9 +25,9 @@ from serving import blas, logs, metrics
 from serving.config import Settings, shared_dir
 from serving.inference.pipeline import ModelHandler
 from serving.models import code
-from serving.models.modes import build_mode
+from serving.models.modes import build_mode, registry
 from serving.models.preload import preload
-from serving.web import gunicorn_errors
+from serving.web import forwarding, gunicorn_errors
 from serving.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # Access lines come from the app (with the model name and latency), not gunicorn.
         "accesslog": None,
         "logconfig_dict": logs.config(settings.log_level, settings.log_format),
-        "child_exit": lambda _arbiter, worker: metrics.worker_exited(worker.pid),
+        "child_exit": lambda _arbiter, worker: worker_exited(settings, worker.pid),
         "preload_app": False,
         "proc_name": "serve",
         # Nothing but SageMaker's HTTP contract is exposed; no runtime control channel.
@@ -56,6 +56,26 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # Heartbeat files on tmpfs: a slow disk must not make gunicorn think a worker hung.
         "worker_tmp_dir": shared_dir(),
     }
+
+
+def worker_exited(settings: Settings, pid: int) -> None:
+    """In the arbiter, once a worker is gone: nothing may count it or send it requests."""
+    metrics.worker_exited(pid)
+    if settings.multi_model and settings.state_dir is not None:
+        # Its files would otherwise name it until its pid is found dead, or reused.
+        registry(settings).forget_holder(pid)
+        forwarding.socket_path(settings.state_dir, pid).unlink(missing_ok=True)
+
+
+def listen_for_peers(app: Any, settings: Settings) -> None:
+    """Where the other workers pass on requests for the models this worker holds."""
+    assert settings.state_dir is not None
+    path = forwarding.socket_path(settings.state_dir, os.getpid())
+    try:
+        forwarding.listen(app, path)
+    except OSError as exc:
+        # Serving goes on: the others then load their own copy of what this one holds.
+        log.error("cannot listen for the other workers on %s: %s", path, exc)
 
 
 class Server(BaseApplication):  # type: ignore[misc]
@@ -78,7 +98,10 @@ class Server(BaseApplication):  # type: ignore[misc]
         # numpy and OpenMP were loaded in the arbiter; their pools are this worker's now.
         blas.limit_loaded(self.blas_threads)
         metrics.get()  # made before any request or loader thread can race to make it
-        return create_app(self.settings, build_mode(self.settings, self.preloaded))
+        app = create_app(self.settings, build_mode(self.settings, self.preloaded))
+        if self.settings.multi_model:
+            listen_for_peers(app, self.settings)
+        return app
 
 
 # Imported once in the arbiter so that workers start with them loaded (shared pages,

@@ -22,3 +22,11 @@ def test_holdings_of_live_workers_only(tmp_path: Path) -> None:
     assert registry.holders("a") == [os.getpid()]
     assert registry.holders("b") == []
     assert not (tmp_path / "holds-999999999.json").exists()
+
+
+def test_a_forgotten_holder_holds_nothing(tmp_path: Path) -> None:
+    registry = Record(tmp_path)
+    registry.publish_holdings(os.getpid(), {"a"})
+    registry.forget_holder(os.getpid())
+    registry.forget_holder(os.getpid())  # twice: the arbiter may be told late
+    assert registry.holders("a") == []
