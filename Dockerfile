@@ -1,9 +1,11 @@
 # A SageMaker inference and training image for scikit-learn models, in two variants:
-# the default (slim) image serves with our engine only; `--target full` adds the optional
-# second engine, AWS's multi-model-server, and the Java runtime it needs (about 300 MB).
-# Runs as `docker run IMAGE serve` or `docker run IMAGE train`. What builds it lives in
-# container/: build-image.sh (the base image, a local wheel cache, then both variants of
+# the default (slim) image serves with our engine only; `--build-arg VARIANT=full` adds the
+# optional second engine, AWS's multi-model-server, and the Java runtime it needs (about
+# 250 MB). Runs as `docker run IMAGE serve` or `docker run IMAGE train`. What builds it lives
+# in container/: build-image.sh (the base image, a local wheel cache, then both variants of
 # this file) and requirements.py (the images' Python requirements, read from pyproject.toml).
+ARG VARIANT=slim
+
 FROM debian:bookworm-slim AS system
 
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
@@ -34,7 +36,7 @@ COPY pyproject.toml container/requirements.py /tmp/req/
 RUN python3 /tmp/req/requirements.py /tmp/req/pyproject.toml >/tmp/req/requirements.txt \
  && python3 /tmp/req/requirements.py --extra mms /tmp/req/pyproject.toml >/tmp/req/mms.txt
 
-FROM system AS slim
+FROM system AS dependencies-slim
 
 # Dependencies first, in their own layer: code changes do not reinstall them. They are
 # installed without bytecode, test suites, C and Cython sources and headers, type stubs, or
@@ -60,6 +62,26 @@ RUN python3 -m venv /opt/venv \
  && find /opt/venv -name '*.cpython-*.so' -type f -exec strip --strip-unneeded {} + \
  && apt-get purge -y --auto-remove binutils >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*
 
+# The full variant's dependencies: the slim ones plus the second engine
+# (SAGEMAKER_MODEL_SERVER=mms). Below the project's own layers, so a code change rebuilds
+# neither variant's dependencies.
+FROM dependencies-slim AS dependencies-full
+ARG WHEELS_URL=
+# The JRE's post-install step needs the man page directory that slim images drop.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*
+COPY constraints.txt /tmp/deps/
+COPY --from=requirements /tmp/req/mms.txt /tmp/deps/
+RUN pip install -q --no-compile ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} \
+      -c /tmp/deps/constraints.txt -r /tmp/deps/mms.txt \
+ && rm -rf /tmp/deps /root/.cache
+
+FROM dependencies-${VARIANT}
+ARG VARIANT
+ARG WHEELS_URL=
 COPY pyproject.toml README.md container/bytecode.py /tmp/src/
 COPY serving /tmp/src/serving
 COPY training /tmp/src/training
@@ -77,27 +99,7 @@ RUN pip install -q --no-compile ${WHEELS_URL:+--no-index --find-links $WHEELS_UR
 RUN useradd --uid 1000 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin model \
  && mkdir -p /opt/ml/model /opt/ml/models /opt/ml/input /opt/ml/output /opt/ml/code \
  && chown model /opt/ml/model /opt/ml/output /opt/ml/code
-ENV SAGEMAKER_IMAGE_VARIANT=slim
+ENV SAGEMAKER_IMAGE_VARIANT=${VARIANT}
 EXPOSE 8080
 WORKDIR /opt/ml
 CMD ["serve"]
-
-# The full image: the slim one plus the second engine (SAGEMAKER_MODEL_SERVER=mms).
-FROM slim AS full
-ARG WHEELS_URL=
-# The JRE's post-install step needs the man page directory that slim images drop.
-RUN mkdir -p /usr/share/man/man1 \
- && apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless \
- && apt-get clean \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*
-COPY constraints.txt /tmp/deps/
-COPY --from=requirements /tmp/req/mms.txt /tmp/deps/
-RUN pip install -q ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} \
-      -c /tmp/deps/constraints.txt -r /tmp/deps/mms.txt \
- && rm -rf /tmp/deps /root/.cache \
- && cd /tmp && PYTHONDONTWRITEBYTECODE= python3 -c 'import serving.mms.engine, serving.mms.handler'
-ENV SAGEMAKER_IMAGE_VARIANT=full
-
-# `docker build .` gives the slim image.
-FROM slim

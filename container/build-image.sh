@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build both images, making their base image first when the machine has none: TAG is the
 # slim image (our engine), TAG-full adds multi-model-server and Java (the Dockerfile's
-# `full` target). The second build reuses every layer of the first.
+# VARIANT=full). They share every layer below the Java runtime.
 # usage: container/build-image.sh [TAG]     (default: sklearn-sagemaker:latest)
 #
 # Python packages are downloaded here, on the build machine, into a wheel cache that
@@ -64,10 +64,10 @@ fi
 # Host networking: the build reaches the wheel server on loopback, and on some
 # machines the default bridge cannot reach the package archives.
 build() {
-  echo "image: building $1${2:+ (target $2)}"
-  docker build --network host --build-arg "WHEELS_URL=http://127.0.0.1:$port/" ${2:+--target "$2"} \
+  echo "image: building $1 ($2)"
+  docker build --network host --build-arg "WHEELS_URL=http://127.0.0.1:$port/" --build-arg "VARIANT=$2" \
     -t "$1" "$here" >"$log" 2>&1 || { tail -30 "$log" >&2; echo "image: docker build failed ($1)" >&2; exit 1; }
   echo "image: built $1 ($(docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 build "$full_tag" full
-build "$tag"
+build "$tag" slim

@@ -29,6 +29,7 @@ STARTUP_MODULES = (
     "serving.cli",
     "serving.web.server",
     "serving.mms.engine",
+    "mms.model_service_worker",
     "gunicorn.workers.gthread",
     "gunicorn.glogging",
     "prometheus_client",

@@ -18,9 +18,9 @@ from tests.sdk.offline import OutboundGuard, apply_environment, sdk_environment,
 
 pytestmark = pytest.mark.docker
 FEATURES = ["year", "sqft", "beds", "baths", "lot", "pool"]
-# Houses per city model (a nearest-neighbours model keeps them all, about 60 MB): enough that
+# Houses per city model (a nearest-neighbours model keeps them all, about 110 MB): enough that
 # the container holds only a few within the server's --memory (tests/local/conftest.py).
-ROWS_PER_CITY = 500_000
+ROWS_PER_CITY = 900_000
 
 
 @pytest.fixture
