@@ -113,7 +113,9 @@ class Local:
 
 def containers(resource: str | None = None) -> list[Any]:
     labels = [OWNER_LABEL] + ([f"sagemaker-local.resource={resource}"] if resource else [])
-    return docker_client().containers.list(all=True, filters={"label": labels})
+    # Sparse: the list answer alone. A full listing inspects each container afterwards,
+    # and one the server removes in between makes that fail with NotFound.
+    return docker_client().containers.list(all=True, filters={"label": labels}, sparse=True)
 
 
 @pytest.fixture(scope="session")
