@@ -57,13 +57,9 @@ class ModelStore:
         *,
         evictable: bool = False,
         sharers: int = 1,
-        room_for: int = 1,
         phase: lifecycle.Phase | None = None,
     ) -> ModelHandler:
-        """The model from `model_dir` under `name`, loading it unless it is held already.
-
-        `room_for`: how many copies of it the whole server will hold, for the memory check.
-        """
+        """The model from `model_dir` under `name`, loading it unless it is held already."""
         key = (name, evictable)
         with self._name_lock(key):
             held = self.get(name, model_dir, evictable)
@@ -74,7 +70,7 @@ class ModelStore:
                 model_dir,
                 self.settings,
                 sharers=sharers,
-                make_room=lambda needed: self.make_room(needed * room_for),
+                make_room=self.make_room,
                 phase=phase,
             )
             with self._lock:

@@ -12,7 +12,7 @@ import time
 from flask import Flask, Response, g, request
 
 from serving import metrics
-from serving.web.forwarding import FROM_PEER
+from serving.web.forwarding import from_peer
 
 access = logging.getLogger("serving.access")
 
@@ -42,7 +42,7 @@ def install(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         status = response.status_code
         model = _model_label(status)
-        passed_on = bool(request.environ.get(FROM_PEER))
+        passed_on = from_peer()
         if not passed_on:
             recorder = metrics.get()
             recorder.requests.labels(route, str(status), model).inc()
