@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from serving.codecs.columns import Columns
 from serving.codecs.content_types import CSV, JSON, JSONLINES, NPY, MediaType
 from serving.codecs.decoder import decode_npy, decode_text, json_document
 from serving.codecs.schema import NUMBER, STRING, Schema
@@ -105,14 +106,14 @@ def _check_names(sent: list[str], schema: Schema, where: str) -> None:
         )
 
 
-def to_frame(rows: list[Row], schema: Schema, header: list[str] | None = None) -> pd.DataFrame:
+def to_columns(rows: list[Row], schema: Schema, header: list[str] | None = None) -> Columns:
     if not rows:
         raise BadRequest("the input has no rows")
     values = _columns_of(rows, schema, header)
     columns = {
         name: _column(values[name], kind, name) for name, kind in zip(schema.names, schema.kinds, strict=True)
     }
-    return pd.DataFrame(columns, copy=False)
+    return Columns(columns)
 
 
 # --- content types to rows --------------------------------------------------------------
@@ -129,13 +130,13 @@ def _csv_rows(text: str) -> list[list[str]]:
     return rows
 
 
-def _csv(text: str, media_type: MediaType, schema: Schema) -> pd.DataFrame:
+def _csv(text: str, media_type: MediaType, schema: Schema) -> Columns:
     rows = _csv_rows(text)
     declared = media_type.header or ""
     # RFC 4180's parameter, or a first line that is exactly the model's column names.
     if declared == "present" or (declared != "absent" and rows and set(rows[0]) == set(schema.names)):
-        return to_frame(rows[1:], schema, header=[name.strip() for name in rows[0]])  # type: ignore[arg-type]
-    return to_frame(rows, schema)  # type: ignore[arg-type]
+        return to_columns(rows[1:], schema, header=[name.strip() for name in rows[0]])  # type: ignore[arg-type]
+    return to_columns(rows, schema)  # type: ignore[arg-type]
 
 
 ENVELOPES = ("instances", "inputs", "dataframe_records")
@@ -160,14 +161,14 @@ def _json_rows(document: Any) -> tuple[list[Row], list[str] | None]:
     return document, None
 
 
-def _json(text: str, schema: Schema) -> pd.DataFrame:
+def _json(text: str, schema: Schema) -> Columns:
     rows, header = _json_rows(json_document(text))
-    return to_frame(rows, schema, header)
+    return to_columns(rows, schema, header)
 
 
-def _jsonlines(text: str, schema: Schema) -> pd.DataFrame:
+def _jsonlines(text: str, schema: Schema) -> Columns:
     rows = [json_document(line, f"JSON Lines row {n}") for n, line in enumerate(_lines(text), start=1)]
-    return to_frame(rows, schema)
+    return to_columns(rows, schema)
 
 
 def _lines(text: str) -> list[str]:
@@ -218,14 +219,14 @@ def decode_rows(body: bytes, media_type: MediaType) -> list[list[str]]:
     return _csv_rows(decode_text(body, media_type))
 
 
-TABLES: dict[str, Callable[[str, MediaType, Schema], pd.DataFrame]] = {
+TABLES: dict[str, Callable[[str, MediaType, Schema], Columns]] = {
     CSV: _csv,
     JSON: lambda text, _media, schema: _json(text, schema),
     JSONLINES: lambda text, _media, schema: _jsonlines(text, schema),
 }
 
 
-def _numbers(body: bytes, media_type: MediaType, schema: Schema) -> pd.DataFrame:
+def _numbers(body: bytes, media_type: MediaType, schema: Schema) -> Columns:
     """An npy array stays numbers: its columns are the model's, in order."""
     array = decode_npy(body, media_type)
     if schema.text or array.shape[1] != len(schema.names):
@@ -233,11 +234,20 @@ def _numbers(body: bytes, media_type: MediaType, schema: Schema) -> pd.DataFrame
             f"the npy array has {array.shape[1]} columns; the model takes {len(schema.names)}: "
             + ", ".join(schema.names)
         )
-    return pd.DataFrame(array, columns=list(schema.names), copy=False)
+    return Columns({name: array[:, i] for i, name in enumerate(schema.names)})
 
 
-def decode(body: bytes, media_type: MediaType, schema: Schema) -> pd.DataFrame | list[str]:
-    """The body as the model's DataFrame (or its texts)."""
+def decode(
+    body: bytes, media_type: MediaType, schema: Schema, columnar: bool = False
+) -> pd.DataFrame | Columns | list[str]:
+    """The body as the model's DataFrame (or its texts); `columnar`: as `Columns` instead."""
+    table = _table(body, media_type, schema)
+    if columnar or not isinstance(table, Columns):
+        return table
+    return table.frame()
+
+
+def _table(body: bytes, media_type: MediaType, schema: Schema) -> Columns | list[str]:
     if media_type.type == NPY:
         return _numbers(body, media_type, schema)
     if media_type.type not in TABLES:
