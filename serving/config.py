@@ -47,6 +47,7 @@ def setting(env: str, default: Any, parse: Parse, doc: str, shown: str | None = 
 # The engines `serve` can run: ours (Flask under gunicorn) and AWS's multi-model-server
 # through sagemaker-inference. The first is the default.
 MODEL_SERVERS = ("flask", "mms")
+COMPILED_MODES = ("off", "on", "require")
 
 
 def _cpus() -> int:
@@ -192,6 +193,21 @@ class Settings:
     batch_max_rows: int = setting("SAGEMAKER_BATCH_MAX_ROWS", 512, whole(1), "The largest batch, in rows.")
     batch_max_delay_ms: float = setting(
         "SAGEMAKER_BATCH_MAX_DELAY_MS", 0.0, number(0.0), "How long a batch waits for more requests.", "`0`"
+    )
+    compiled_predict: str = setting(
+        "SAGEMAKER_COMPILED_PREDICT",
+        "off",
+        choice(*COMPILED_MODES),
+        "The compiled predict path (see Performance features): `on` serves a supported model "
+        "with ONNX Runtime once it has matched scikit-learn within float32's tolerance, `require` "
+        "also fails the load of a model that cannot be, `off` keeps scikit-learn.",
+        "`off`",
+    )
+    compiled_check_every: int = setting(
+        "SAGEMAKER_COMPILED_CHECK_EVERY",
+        100,
+        whole(1),
+        "One compiled answer in this many is checked again by scikit-learn, in the background.",
     )
     inference_output: tuple[str, ...] = setting(
         "SAGEMAKER_INFERENCE_OUTPUT",

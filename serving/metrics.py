@@ -53,6 +53,15 @@ class Metrics:
             "Time to load a model",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )
+        # What became of each model's compiled predict path: serving, refused, fallen back.
+        self.compiled = Counter(
+            "sagemaker_compiled_models", "Compiled predict paths, by what became of them", ["model", "state"]
+        )
+        self.compiled_disagreements = Counter(
+            "sagemaker_compiled_disagreements",
+            "Live requests the compiled form answered differently from scikit-learn",
+            ["model"],
+        )
         self.batch_size = Histogram(
             "sagemaker_batch_requests",
             "Requests merged into one predict call",

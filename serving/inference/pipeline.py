@@ -19,6 +19,8 @@ from werkzeug.datastructures import Headers
 from serving.codecs import content_types, decoder, encoder, predictions, tables
 from serving.codecs.content_types import MediaType
 from serving.codecs.schema import schema_of
+from serving.compiled import predictor as compiled_predictor
+from serving.compiled.predictor import CompiledPredict
 from serving.config import Settings
 from serving.errors import BadRequest
 from serving.inference import outputs
@@ -121,8 +123,13 @@ class ModelHandler:
         # The built-in steps, for what the script leaves to us.
         self.schema = schema_of(model, model_dir) if self._input_fn is None else None
         self.builtin: BuiltinPredict | None = None
+        self.compiled: CompiledPredict | None = None
         if self._predict_fn is None and self._transform_fn is None:
-            self.builtin = BuiltinPredict(model, settings, batching)
+            if outputs.role_of(model) in (outputs.PREDICTOR, outputs.CLASSIFIER):
+                self.compiled = compiled_predictor.for_model(
+                    name, model, self.schema, model_dir, self._decode_example, settings
+                )
+            self.builtin = BuiltinPredict(model, settings, batching, self.compiled)
         self.batcher = self.builtin.batcher if self.builtin is not None else None
         if self._predict_fn is not None and batching and settings.batching:
             self.batcher = self._user_batcher(settings)
@@ -134,6 +141,12 @@ class ModelHandler:
         predict_fn, context = self._predict_fn, self._context(Headers())
         assert predict_fn is not None
         return batcher_for(lambda rows: predict_fn(rows, self.model, context), settings)
+
+    def _decode_example(self, body: bytes, content_type: str) -> Any:
+        """An input example from the model directory, decoded as a request's body would be."""
+        request = Request(body, content_type, None)
+        media_type = content_types.parse_content_type(content_type)
+        return self._decode(request, media_type, self._context(request.headers))
 
     def _context(self, headers: Mapping[str, str]) -> Context:
         return Context(self.name, str(self.model_dir), headers)
@@ -151,7 +164,9 @@ class ModelHandler:
         if self.builtin is not None and self.builtin.role == outputs.LABEL_ENCODER:
             return tables.decode_rows(request.body, media_type)
         if self.schema is not None and media_type.type != content_types.RECORDIO:
-            return tables.decode(request.body, media_type, self.schema)
+            # Columns while the compiled form serves: it reads them without a DataFrame.
+            columnar = self.compiled is not None and self.compiled.current() is not None
+            return tables.decode(request.body, media_type, self.schema, columnar)
         data = decoder.decode(request.body, media_type)
         _check_features(data, self.model)
         return data

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from serving import metrics
+from serving.codecs.columns import Columns
+from serving.compiled.predictor import PREDICT, PROBA, CompiledPredict
 from serving.config import Settings
 from serving.errors import BadRequest
 from serving.inference import fast_paths, outputs
@@ -72,7 +74,7 @@ def rowwise_exact(model: Any) -> bool:
 
 
 def batchable(data: Any) -> bool:
-    return isinstance(data, pd.DataFrame) or (isinstance(data, np.ndarray) and data.ndim == 2)
+    return isinstance(data, (pd.DataFrame, Columns)) or (isinstance(data, np.ndarray) and data.ndim == 2)
 
 
 def _observe_batch(requests: int) -> None:
@@ -93,8 +95,11 @@ def through(batcher: Batcher | None, method: Predict) -> Predict:
 class BuiltinPredict:
     """The predict step when the user's script defines none."""
 
-    def __init__(self, model: Any, settings: Settings, batching: bool) -> None:
+    def __init__(
+        self, model: Any, settings: Settings, batching: bool, compiled: CompiledPredict | None = None
+    ) -> None:
         self.model = model
+        self.compiled = compiled
         self.role = outputs.role_of(model)
         self.configured = settings.inference_output
         outputs.check(self.configured, settings.inference_supported, model)
@@ -105,10 +110,14 @@ class BuiltinPredict:
         self.proba: Predict | None = None
         if self.role in (outputs.PREDICTOR, outputs.CLASSIFIER) and hasattr(model, "predict"):
             predict = fast_paths.predictor(model)
+            if compiled is not None:
+                predict = compiled.wrap(predict, PREDICT)
             self.batcher = batcher_for(predict, settings) if exact else None
             self.predict = refusing(through(self.batcher, predict))
         if self.role == outputs.CLASSIFIER:
             proba = model.predict_proba
+            if compiled is not None:
+                proba = compiled.wrap(proba, PROBA)
             self.proba = refusing(through(batcher_for(proba, settings) if exact else None, proba))
 
     def __call__(self, data: Any, custom_attributes: str | None) -> Any:

@@ -1,0 +1,165 @@
+"""Running a converted model: requests in as ONNX Runtime's inputs, scikit-learn's shapes out.
+
+An input the compiled form was not verified for is declined (`None`), and scikit-learn
+answers it, with its own answer or its own 400: a string no encoder was fitted on, a
+missing value where the model was not verified with missing values, a number float32
+cannot hold. The session runs on one thread; a large input is cut into chunks that run
+on `threads` threads at once (ONNX Runtime lets go of the GIL while it runs).
+
+A session is made in the process that uses it: a model loaded before the server forks
+its workers gets a session of its own in each worker, from the same verified bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.codecs.columns import Columns
+from serving.codecs.schema import STRING, Schema
+from serving.compiled.convert import ENCODERS, parts
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Rows per chunk when a large input is shared among threads.
+CHUNK_ROWS = 20_000
+
+
+def known_categories(model: Any, schema: Schema | None) -> dict[str, frozenset[str]]:
+    """The strings the encoders were fitted on, per string column."""
+    known: dict[str, set[str]] = {}
+    for part in parts(model):
+        for _, transformer, columns in getattr(part, "transformers_", []):
+            names = [columns] if isinstance(columns, str) else list(columns)
+            for encoder in parts(transformer) if not isinstance(transformer, str) else ():
+                if type(encoder).__name__ not in ENCODERS:
+                    continue
+                for name, categories in zip(names, encoder.categories_, strict=False):
+                    known.setdefault(str(name), set()).update(c for c in categories if isinstance(c, str))
+    strings = [n for n, k in zip(schema.names, schema.kinds, strict=True) if k == STRING] if schema else []
+    return {name: frozenset(known.get(name, ())) for name in strings}
+
+
+def _session_options() -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+class CompiledModel:
+    """A verified ONNX graph of one model, and the session that runs it in this process."""
+
+    def __init__(self, onnx: bytes, model: Any, schema: Schema | None, threads: int = 1) -> None:
+        self.onnx = onnx
+        self.schema = schema
+        self.classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
+        self.known = known_categories(model, schema)
+        # Set once verification has shown missing numbers give scikit-learn's answers.
+        self.missing_ok = False
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._pid = -1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def nbytes(self) -> int:
+        return len(self.onnx)
+
+    def session(self) -> Any:
+        if self._pid != os.getpid():
+            import onnxruntime as ort
+
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._session = ort.InferenceSession(
+                        self.onnx, _session_options(), providers=["CPUExecutionProvider"]
+                    )
+                    self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+                    self._pid = os.getpid()
+        return self._session
+
+    # --- requests to inputs ---------------------------------------------------------------
+
+    def _numbers(self, values: np.ndarray) -> np.ndarray | None:
+        if values.dtype.kind not in "fiub":
+            return None
+        as32 = values.astype(np.float32)
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            # Infinity, or NaN where the compiled form was not verified with it.
+            if not finite.all() and (not self.missing_ok or np.isinf(values).any()):
+                return None
+            if np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
+                return None
+        return as32
+
+    def _strings(self, name: str, values: np.ndarray) -> np.ndarray | None:
+        known = self.known[name]
+        if not all(isinstance(v, str) and v in known for v in values):
+            return None
+        return values.astype(object).reshape(-1, 1)
+
+    def feed(self, data: Any) -> dict[str, np.ndarray] | None:
+        """ONNX Runtime's inputs for `data`, or None when the compiled form does not take it."""
+        if self.schema is None:
+            if not isinstance(data, np.ndarray) or data.ndim != 2:
+                return None
+            numbers = self._numbers(data)
+            return None if numbers is None else {"X": numbers}
+        if isinstance(data, Columns):
+            arrays = data.arrays
+        elif isinstance(data, pd.DataFrame):
+            arrays = {name: data[name].to_numpy() for name in self.schema.names}
+        else:
+            return None
+        inputs: dict[str, np.ndarray] = {}
+        for name, kind in zip(self.schema.names, self.schema.kinds, strict=True):
+            values = arrays[name]
+            if kind == STRING:
+                column = self._strings(name, values)
+            else:
+                numbers = self._numbers(values)
+                column = None if numbers is None else numbers.reshape(-1, 1)
+            if column is None:
+                return None
+            inputs[name] = column
+        return inputs
+
+    # --- running ---------------------------------------------------------------------------
+
+    def _run(self, output: int, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        session = self.session()
+        name = session.get_outputs()[output].name
+        rows = len(next(iter(inputs.values())))
+        if self._pool is None or rows < 2 * CHUNK_ROWS:
+            return session.run([name], inputs)[0]
+        chunks = math.ceil(rows / CHUNK_ROWS)
+        bounds = [(i * rows // chunks, (i + 1) * rows // chunks) for i in range(chunks)]
+        parts_ = self._pool.map(
+            lambda b: session.run([name], {k: v[b[0] : b[1]] for k, v in inputs.items()})[0], bounds
+        )
+        return np.concatenate(list(parts_))
+
+    def predict(self, data: Any) -> np.ndarray | None:
+        inputs = self.feed(data)
+        if inputs is None:
+            return None
+        if self.classes is not None:
+            return self.classes.take(np.argmax(self._run(1, inputs), axis=1), axis=0)
+        return self._run(0, inputs).reshape(-1).astype(np.float64)
+
+    def predict_proba(self, data: Any) -> np.ndarray | None:
+        inputs = self.feed(data)
+        if inputs is None or self.classes is None:
+            return None
+        return self._run(1, inputs).astype(np.float64)
