@@ -34,7 +34,7 @@ class Columns:
             self._frame = pd.DataFrame(self.arrays, copy=False)
         return self._frame
 
-    def __getitem__(self, rows: slice) -> Columns:
+    def __getitem__(self, rows: slice | np.ndarray) -> Columns:
         return Columns({name: values[rows] for name, values in self.arrays.items()})
 
     def kind(self) -> tuple[Any, ...]:

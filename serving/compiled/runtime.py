@@ -21,13 +21,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.codecs.columns import Columns
+from serving.codecs.columns import Columns, frame_of
 from serving.codecs.schema import STRING, Schema
 from serving.compiled.convert import ENCODERS, parts
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Rows per chunk when a large input is shared among threads.
 CHUNK_ROWS = 20_000
+# Probabilities are float32's, within 1e-5 of scikit-learn's (see verify): two classes
+# closer than twice that may be ordered either way.
+TIE_GAP = 2e-5
+
+
+def _rows(data: Any, rows: np.ndarray) -> Any:
+    return data.iloc[rows] if isinstance(data, pd.DataFrame) else data[rows]
 
 
 def known_categories(model: Any, schema: Schema | None) -> dict[str, frozenset[str]]:
@@ -63,6 +70,7 @@ class CompiledModel:
         self.onnx = onnx
         self.schema = schema
         self.classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
+        self._model = model
         self.known = known_categories(model, schema)
         # Set once verification has shown missing numbers give scikit-learn's answers.
         self.missing_ok = False
@@ -93,15 +101,15 @@ class CompiledModel:
     def _numbers(self, values: np.ndarray) -> np.ndarray | None:
         if values.dtype.kind not in "fiub":
             return None
-        as32 = values.astype(np.float32)
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
+            if finite.all():
+                if np.abs(values).max(initial=0.0) > FLOAT32_MAX:
+                    return None
             # Infinity, or NaN where the compiled form was not verified with it.
-            if not finite.all() and (not self.missing_ok or np.isinf(values).any()):
+            elif not self.missing_ok or np.isinf(values).any() or np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
                 return None
-            if np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
-                return None
-        return as32
+        return values.astype(np.float32)
 
     def _strings(self, name: str, values: np.ndarray) -> np.ndarray | None:
         known = self.known[name]
@@ -154,9 +162,18 @@ class CompiledModel:
         inputs = self.feed(data)
         if inputs is None:
             return None
-        if self.classes is not None:
-            return self.classes.take(np.argmax(self._run(1, inputs), axis=1), axis=0)
-        return self._run(0, inputs).reshape(-1).astype(np.float64)
+        if self.classes is None:
+            return self._run(0, inputs).reshape(-1).astype(np.float64)
+        proba = self._run(1, inputs)
+        labels = self.classes.take(np.argmax(proba, axis=1), axis=0)
+        if proba.shape[1] > 1:
+            # Where the two likeliest classes are within float32's reach of a tie, the label
+            # could go either way: scikit-learn decides those rows.
+            top = np.partition(proba, -2, axis=1)
+            near = np.flatnonzero(top[:, -1] - top[:, -2] <= TIE_GAP)
+            if near.size:
+                labels[near] = self._model.predict(frame_of(_rows(data, near)))
+        return labels
 
     def predict_proba(self, data: Any) -> np.ndarray | None:
         inputs = self.feed(data)

@@ -1,0 +1,252 @@
+"""The compiled predict path serves only what it verified, and gives way to scikit-learn for good
+when a live answer differs."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import REGISTRY
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVR
+
+from harness import tabular
+from serving.compiled import predictor, verify
+from serving.config import Settings
+from serving.errors import BadRequest, ModelLoadError
+from serving.inference.pipeline import ModelHandler, Request
+from serving.models import lifecycle
+from tests.support import features, wait_until
+
+X = features(300, seed=4)
+y = X @ np.arange(1, 7) + np.sin(X[:, 0] * 9)
+LABELS = np.array(["low", "high"], dtype=object)[(y > y.mean()).astype(int)]
+
+
+def save(model_dir: Path, model: object) -> Path:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, model_dir / "model.joblib")
+    return model_dir
+
+
+def load(model_dir: Path, mode: str = "require", **env: str) -> ModelHandler:
+    return lifecycle.load(
+        model_dir.name, model_dir, Settings.from_env({"SAGEMAKER_COMPILED_PREDICT": mode, **env})
+    )
+
+
+def csv(rows: np.ndarray) -> bytes:
+    return "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
+
+
+def answers(handler: ModelHandler, rows: np.ndarray) -> list[object]:
+    return json.loads(handler.invoke(Request(csv(rows), "text/csv", "application/json")).body)
+
+
+def predictions(handler: ModelHandler, body: bytes) -> list[dict[str, object]]:
+    return json.loads(handler.invoke(Request(body, "application/json", "application/json")).body)[
+        "predictions"
+    ]
+
+
+def built(handler: ModelHandler) -> str:
+    """The compiled path's state once its background build has ended."""
+    assert handler.compiled is not None
+    return wait_until(
+        lambda: handler.compiled.state,
+        60,
+        "the compiled build to end",
+        ready=lambda s: s != predictor.BUILDING,
+    )
+
+
+def crafted_float32_model(model_dir: Path) -> Path:
+    """Two feature values float32 cannot tell apart (1e8+1 and 1e8+2), and a model that
+    compares in double and tells them apart: converted to float32, it answers one label for both."""
+    Xc = np.array([[1e8 + 1.0], [1e8 + 2.0]] * 50)
+    return save(model_dir, HistGradientBoostingClassifier(max_iter=5).fit(Xc, np.array([0, 1] * 50)))
+
+
+def disagreements(name: str) -> float:
+    return REGISTRY.get_sample_value("sagemaker_compiled_disagreements_total", {"model": name}) or 0.0
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        RandomForestRegressor(n_estimators=30, min_samples_leaf=3, random_state=0).fit(X, y),
+        RandomForestClassifier(n_estimators=20, random_state=0).fit(X, LABELS),
+        GradientBoostingRegressor(n_estimators=40, random_state=0).fit(X, y),
+        Ridge().fit(X, y),
+        LogisticRegression().fit(X, LABELS),
+    ],
+    ids=["forest", "forest-classifier", "gradient-boosting", "ridge", "logistic"],
+)
+def test_verified_models_are_answered_by_the_compiled_form(tmp_path: Path, model) -> None:
+    handler = load(save(tmp_path / "m", model))
+    compiled = handler.compiled
+    assert compiled is not None and compiled.state == predictor.SERVING, compiled and compiled.reason
+    rows = features(40, seed=11)
+    got = answers(handler, rows)
+    own = compiled.compiled.predict(rows)
+    assert own is not None
+    # The answer is the compiled form's: float32's, within the tolerance of scikit-learn's.
+    assert got == own.tolist()
+    expected = model.predict(rows)
+    assert (
+        verify.disagreement(
+            expected, np.asarray(got, dtype=expected.dtype), labels=expected.dtype.kind in "OU"
+        )
+        is None
+    )
+
+
+def test_a_model_float32_would_answer_differently_stays_with_scikit_learn(tmp_path: Path) -> None:
+    model_dir = crafted_float32_model(tmp_path / "crafted")
+    with pytest.raises(ModelLoadError, match=r"differs from scikit-learn .* labels differ"):
+        load(model_dir)
+    handler = load(model_dir, mode="on")
+    assert handler.compiled is not None
+    wait_until(
+        lambda: handler.compiled.state, 30, "the compiled build to end", ready=lambda s: s != "building"
+    )
+    assert handler.compiled.state == predictor.REFUSED
+    assert "labels differ" in handler.compiled.reason
+    assert answers(handler, np.array([[1e8 + 1.0], [1e8 + 2.0]])) == [0, 1]
+
+
+def test_unsupported_models_are_refused_with_the_reason(tmp_path: Path) -> None:
+    model_dir = save(tmp_path / "svr", SVR().fit(X, y))
+    with pytest.raises(ModelLoadError, match="SVR is not among the models compiled"):
+        load(model_dir)
+    assert load(model_dir, mode="off").compiled is None
+
+
+def test_no_room_for_the_compiled_form_keeps_scikit_learn(tmp_path: Path, monkeypatch) -> None:
+    model_dir = save(tmp_path / "m", RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y))
+    # A session that would take a petabyte per byte of graph.
+    monkeypatch.setattr(predictor, "SESSION_BYTES_PER_GRAPH_BYTE", 2**50)
+    handler = load(model_dir, mode="on")
+    wait_until(
+        lambda: handler.compiled.state, 30, "the compiled build to end", ready=lambda s: s != "building"
+    )
+    assert handler.compiled.state == predictor.REFUSED
+    assert handler.compiled.reason.startswith("no memory for it")
+
+
+def test_the_live_check_catches_an_injected_disagreement(tmp_path: Path, monkeypatch) -> None:
+    model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    model_dir = save(tmp_path / "injected", model)
+    handler = load(model_dir, SAGEMAKER_COMPILED_CHECK_EVERY="1")
+    compiled = handler.compiled
+    assert compiled is not None and compiled.state == predictor.SERVING
+    before = disagreements("injected")
+    right = compiled.compiled.predict
+    monkeypatch.setattr(compiled.compiled, "predict", lambda data: right(data) + 0.5)
+    rows = features(3, seed=2)
+    wait_until(
+        lambda: (answers(handler, rows), compiled.state)[1],
+        30,
+        "the live check to stop the compiled path",
+        ready=lambda state: state == predictor.FALLEN_BACK,
+    )
+    assert "a live request's answer differs" in compiled.reason
+    assert disagreements("injected") == before + 1
+    # For good: scikit-learn answers from now on, exactly.
+    assert answers(handler, rows) == model.predict(rows).tolist()
+
+
+def test_an_input_example_is_the_verification_set_and_live_checks_catch_what_it_missed(
+    tmp_path: Path,
+) -> None:
+    model_dir = crafted_float32_model(tmp_path / "example")
+    (model_dir / "input_example.csv").write_text("100000001.0\n")
+    handler = load(model_dir, SAGEMAKER_COMPILED_CHECK_EVERY="1")
+    assert handler.compiled.state == predictor.SERVING
+    assert "input_example.csv" in handler.compiled.reason
+    # A value the example did not cover: the compiled form says 0, scikit-learn says 1.
+    wait_until(
+        lambda: (answers(handler, np.array([[1e8 + 2.0]])), handler.compiled.state)[1],
+        30,
+        "the live check to catch the difference",
+        ready=lambda state: state == predictor.FALLEN_BACK,
+    )
+    assert answers(handler, np.array([[1e8 + 2.0]])) == [1]
+
+
+def test_inputs_the_compiled_form_was_not_verified_for_go_to_scikit_learn(tmp_path: Path) -> None:
+    model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    handler = load(save(tmp_path / "m", model))
+    assert handler.compiled.state == predictor.SERVING
+    # scikit-learn's forests take missing values; float32's form answers them differently
+    # here, so rows with NaN are scikit-learn's.
+    assert "missing numbers stay with scikit-learn" in handler.compiled.reason
+    row = features(1, seed=3)
+    row[0, 2] = np.nan
+    assert handler.compiled.compiled.predict(row) is None
+    assert handler.builtin.predict(row).tolist() == model.predict(row).tolist()
+    with pytest.raises(BadRequest, match="infinity"):
+        handler.invoke(Request(b"0.1,0.2,inf,0.4,0.5,0.6", "text/csv", None))
+    with pytest.raises(BadRequest, match=r"infinity|too large"):
+        handler.invoke(Request(b"0.1,0.2,1e300,0.4,0.5,0.6", "text/csv", None))
+
+
+def test_a_dataframe_pipeline_is_compiled_and_unknown_categories_go_to_scikit_learn(tmp_path: Path) -> None:
+    model, frame = tabular.write_classifier_pipeline(tmp_path / "pipeline", trees=20)
+    handler = load(tmp_path / "pipeline", SAGEMAKER_INFERENCE_OUTPUT="predicted_label,probability")
+    assert handler.compiled.state == predictor.SERVING, handler.compiled.reason
+    records = frame.head(30).to_dict("records")
+    body = json.dumps(records, default=float).encode()
+    got = predictions(handler, body)
+    assert [r["predicted_label"] for r in got] == model.predict(frame.head(30)).tolist()
+    probability = model.predict_proba(frame.head(30)).max(axis=1)
+    assert np.allclose([r["probability"] for r in got], probability, atol=verify.PROBA_ATOL)
+    unknown = dict(records[0], city="Atlantis_XX")
+    assert handler.compiled.compiled.predict(pd.DataFrame([unknown])) is None
+    got = predictions(handler, json.dumps(unknown, default=float).encode())
+    assert got == [
+        {
+            "predicted_label": model.predict(pd.DataFrame([unknown]))[0],
+            "probability": float(model.predict_proba(pd.DataFrame([unknown])).max()),
+        }
+    ]
+
+
+def test_a_scaler_in_front_of_trees_is_probed_at_the_splits_it_feeds(tmp_path: Path) -> None:
+    """The compiled form reads sqft as float32 before scaling it; scikit-learn scales the double.
+    Probes at the scaled split points, mapped back to sqft values, find where that flips a split."""
+    frame = tabular.houses()[["city", "sqft"]]
+    features_ = ColumnTransformer([("city", OneHotEncoder(), ["city"]), ("n", StandardScaler(), ["sqft"])])
+    model = Pipeline(
+        [("features", features_), ("forest", RandomForestRegressor(n_estimators=10, random_state=0))]
+    )
+    save(tmp_path / "scaled", model.fit(frame, frame.sqft * 3))
+    handler = load(tmp_path / "scaled", mode="on")
+    assert built(handler) == predictor.REFUSED
+    row = int(re.search(r"row (\d+):", handler.compiled.reason).group(1))
+    # Not one of the base rows: one of the probes at a split.
+    assert row >= verify.BASE_ROWS, handler.compiled.reason
+
+
+def test_batched_answers_are_each_requests_own(tmp_path: Path) -> None:
+    handler = load(save(tmp_path / "m", RandomForestRegressor(n_estimators=20, random_state=0).fit(X, y)))
+    rows = [features(1 + i % 3, seed=100 + i) for i in range(48)]
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda r: answers(handler, r), rows))
+    for r, answer in zip(rows, got, strict=True):
+        assert answer == handler.compiled.compiled.predict(r).tolist()
