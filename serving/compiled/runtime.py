@@ -103,11 +103,9 @@ class CompiledModel:
             return None
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
-            if finite.all():
-                if np.abs(values).max(initial=0.0) > FLOAT32_MAX:
-                    return None
             # Infinity, or NaN where the compiled form was not verified with it.
-            elif not self.missing_ok or np.isinf(values).any() or np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
+            unverified = not finite.all() and (not self.missing_ok or np.isinf(values).any())
+            if unverified or np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
                 return None
         return values.astype(np.float32)
 
