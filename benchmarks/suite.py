@@ -19,6 +19,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from benchmarks import mlserver, options, predict_timing
 from benchmarks.models import housing_like, random_forest
 from benchmarks.multi_model import load_to_first_prediction, model_copies
 from benchmarks.wrk import run_wrk
-from harness.containers import image_for, run_to_completion, serving
+from harness.containers import Container, image_for, run_to_completion, serving
 from harness.net import free_port
 from harness.payloads import csv_rows
 
@@ -123,8 +124,16 @@ def mlserver_system(model_dir: Path, work: Path, seconds: int) -> dict[str, Any]
         )
 
 
-def batch_transform(image: str, model_dir: Path, rows: int, work: Path) -> dict[str, Any]:
-    """What SageMaker batch transform does: MultiRecord payloads of at most 6 MB, split on lines."""
+def batch_transform(
+    image: str,
+    model_dir: Path,
+    rows: int,
+    work: Path,
+    env: dict[str, str] | None = None,
+    ready: Callable[[Container], None] | None = None,
+) -> dict[str, Any]:
+    """What SageMaker batch transform does: MultiRecord payloads of at most 6 MB, split on lines.
+    `ready(container)` returns once the server is as it should be measured."""
     X = np.random.default_rng(3).random((rows, 6))
     lines = [",".join(f"{v:.6f}" for v in row) for row in X]
     payloads, current, size = [], [], 0
@@ -135,7 +144,9 @@ def batch_transform(image: str, model_dir: Path, rows: int, work: Path) -> dict[
         current.append(line)
         size += len(line) + 1
     payloads.append("\n".join(current))
-    with serving(image, {model_dir: "/opt/ml/model:ro"}) as running:
+    with serving(image, {model_dir: "/opt/ml/model:ro"}, env) as running:
+        if ready is not None:
+            ready(running)
         params = requests.get(f"{running.url}/execution-parameters").json()
 
         def post(body: str) -> int:

@@ -1,16 +1,20 @@
 """Which models the compiled path tries, and converting them to ONNX with skl2onnx.
 
-Numbers enter the ONNX graph as float32: ONNX Runtime's tree ensembles compare in
-float32, and scikit-learn's trees cast their input to float32 too; skl2onnx rounds each
-threshold down to the float32 below it, so the two compare alike. Whatever else float32
-changes (sums of leaves, a scaler's arithmetic, models that compare in double) is for
-`verify` to find. Strings enter as strings, for the encoders.
+Numbers enter the ONNX graph as float32: scikit-learn's trees cast their input to float32,
+and skl2onnx rounds each threshold down to the float32 below it, so the two compare alike.
+Histogram gradient boosting compares the input in double: for it numbers enter as double,
+against double thresholds, and only the tree ensemble's sum comes out in float32 (ONNX
+Runtime's tree operators give float32; a Cast takes it back to double for what follows).
+Whatever float32 still changes (sums of leaves, a scaler's arithmetic) is for `verify` to
+find. Strings enter as strings, for the encoders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 from serving.codecs.schema import STRING, Schema
 
@@ -89,15 +93,67 @@ def unsupported(model: Any, schema: Schema | None) -> str | None:
     return None
 
 
-def input_types(model: Any, schema: Schema | None) -> list[tuple[str, Any]]:
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+def compares_in_double(model: Any) -> bool:
+    return type(final_estimator(model)).__name__.startswith("HistGradientBoosting")
 
+
+def input_types(model: Any, schema: Schema | None, double: bool) -> list[tuple[str, Any]]:
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    numbers = DoubleTensorType if double else FloatTensorType
     if schema is None:
-        return [("X", FloatTensorType([None, model.n_features_in_]))]
+        return [("X", numbers([None, model.n_features_in_]))]
     return [
-        (name, StringTensorType([None, 1]) if kind == STRING else FloatTensorType([None, 1]))
+        (name, StringTensorType([None, 1]) if kind == STRING else numbers([None, 1]))
         for name, kind in zip(schema.names, schema.kinds, strict=True)
     ]
+
+
+# Which output of ONNX's tree operators holds the float32 scores.
+TREE_SCORES = {"TreeEnsembleRegressor": 0, "TreeEnsembleClassifier": 1}
+
+
+def _in_double(graph: Any, model: Any) -> None:
+    """Histogram gradient boosting's thresholds in double, as it compares, and a Cast to
+    double after each tree ensemble's float32 scores, under the scores' own name.
+
+    skl2onnx writes the thresholds rounded to float32 (`nodes_values`); each is put back
+    from the model's own trees, found by tree and node id, after checking it is the one
+    that was rounded.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    trees = [tree for iteration in final_estimator(model)._predictors for tree in iteration]
+    nodes = []
+    for node in graph.graph.node:
+        nodes.append(node)
+        if node.domain != "ai.onnx.ml" or node.op_type not in TREE_SCORES:
+            continue
+        attributes = {attribute.name: attribute for attribute in node.attribute}
+        rounded = np.array(attributes["nodes_values"].floats, dtype=np.float32)
+        exact = np.array(
+            [
+                trees[tree].nodes["num_threshold"][index]
+                for tree, index in zip(
+                    attributes["nodes_treeids"].ints, attributes["nodes_nodeids"].ints, strict=True
+                )
+            ],
+            dtype=np.float64,
+        )
+        if not np.array_equal(exact.astype(np.float32), rounded):
+            raise ValueError("the converted trees' thresholds do not match the model's")
+        node.attribute.remove(attributes["nodes_values"])
+        node.attribute.append(helper.make_attribute("nodes_values_as_tensor", numpy_helper.from_array(exact)))
+        scores = TREE_SCORES[node.op_type]
+        name = node.output[scores]
+        node.output[scores] = f"{name}_float32"
+        nodes.append(helper.make_node("Cast", [f"{name}_float32"], [name], to=TensorProto.DOUBLE))
+    del graph.graph.node[:]
+    graph.graph.node.extend(nodes)
+    for opset in graph.opset_import:
+        if opset.domain == "ai.onnx.ml":
+            # Thresholds as a tensor came with version 3 of the operators.
+            opset.version = max(opset.version, OPSETS["ai.onnx.ml"])
 
 
 def _options(model: Any) -> dict[int, dict[str, Any]]:
@@ -114,14 +170,17 @@ def _options(model: Any) -> dict[int, dict[str, Any]]:
     return options
 
 
-def to_onnx(model: Any, schema: Schema | None) -> bytes:
-    """The model as a serialized ONNX graph; raises whatever skl2onnx raises."""
+def to_onnx(model: Any, schema: Schema | None, double: bool) -> bytes:
+    """The model as a serialized ONNX graph, its numbers in double or float32; raises
+    whatever skl2onnx raises."""
     from skl2onnx import convert_sklearn
 
     graph = convert_sklearn(
         model,
-        initial_types=input_types(model, schema),
+        initial_types=input_types(model, schema, double),
         options=_options(model),
         target_opset=OPSETS,
     )
+    if double:
+        _in_double(graph, model)
     return graph.SerializeToString()

@@ -128,12 +128,13 @@ class CompiledPredict:
         why = convert.unsupported(self.model, self.schema)
         if why is not None:
             return why
-        onnx = convert.to_onnx(self.model, self.schema)
+        double = convert.compares_in_double(self.model)
+        onnx = convert.to_onnx(self.model, self.schema, double)
         needed = len(onnx) * SESSION_BYTES_PER_GRAPH_BYTE
         reading = memory.read(self._headroom)
         if not reading.fits(needed):
             return f"no memory for it: it needs about {needed // 2**20 + 1} MB and {reading.describe()}"
-        compiled = CompiledModel(onnx, self.model, self.schema, _threads())
+        compiled = CompiledModel(onnx, self.model, self.schema, double, _threads())
         source, rows, missing = verify.verification_rows(
             self.model, self.schema, compiled, self.model_dir, self._decode
         )

@@ -3,8 +3,9 @@
 An input the compiled form was not verified for is declined (`None`), and scikit-learn
 answers it, with its own answer or its own 400: a string no encoder was fitted on, a
 missing value where the model was not verified with missing values, a number float32
-cannot hold. The session runs on one thread; a large input is cut into chunks that run
-on `threads` threads at once (ONNX Runtime lets go of the GIL while it runs).
+cannot hold (when numbers enter as float32). The session runs on one thread; a large
+input is cut into chunks that run on `threads` threads at once (ONNX Runtime lets go of
+the GIL while it runs).
 
 A session is made in the process that uses it: a model loaded before the server forks
 its workers gets a session of its own in each worker, from the same verified bytes.
@@ -66,8 +67,11 @@ def _session_options() -> Any:
 class CompiledModel:
     """A verified ONNX graph of one model, and the session that runs it in this process."""
 
-    def __init__(self, onnx: bytes, model: Any, schema: Schema | None, threads: int = 1) -> None:
+    def __init__(
+        self, onnx: bytes, model: Any, schema: Schema | None, double: bool = False, threads: int = 1
+    ) -> None:
         self.onnx = onnx
+        self.double = double
         self.schema = schema
         self.classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
         self._model = model
@@ -105,9 +109,13 @@ class CompiledModel:
             finite = np.isfinite(values)
             # Infinity, or NaN where the compiled form was not verified with it.
             unverified = not finite.all() and (not self.missing_ok or np.isinf(values).any())
-            if unverified or np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
+            if unverified:
                 return None
-        return values.astype(np.float32)
+            if self.double:
+                return values
+            if np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
+                return None
+        return values.astype(np.float64 if self.double else np.float32)
 
     def _strings(self, name: str, values: np.ndarray) -> np.ndarray | None:
         known = self.known[name]

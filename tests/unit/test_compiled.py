@@ -17,6 +17,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -26,7 +27,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVR
 
 from harness import tabular
-from serving.compiled import predictor, verify
+from serving.compiled import convert, predictor, verify
+from serving.compiled.runtime import CompiledModel, known_categories
 from serving.config import Settings
 from serving.errors import BadRequest, ModelLoadError
 from serving.inference.pipeline import ModelHandler, Request
@@ -64,6 +66,10 @@ def predictions(handler: ModelHandler, body: bytes) -> list[dict[str, object]]:
     ]
 
 
+def record_answer(handler: ModelHandler, body: bytes) -> list[object]:
+    return json.loads(handler.invoke(Request(body, "application/json", "application/json")).body)
+
+
 def built(handler: ModelHandler) -> str:
     """The compiled path's state once its background build has ended."""
     assert handler.compiled is not None
@@ -82,6 +88,16 @@ def crafted_float32_model(model_dir: Path) -> Path:
     return save(model_dir, HistGradientBoostingClassifier(max_iter=5).fit(Xc, np.array([0, 1] * 50)))
 
 
+def scaled_pipeline(model_dir: Path) -> tuple[Pipeline, pd.DataFrame]:
+    frame = tabular.houses()[["city", "sqft"]]
+    features_ = ColumnTransformer([("city", OneHotEncoder(), ["city"]), ("n", StandardScaler(), ["sqft"])])
+    model = Pipeline(
+        [("features", features_), ("forest", RandomForestRegressor(n_estimators=10, random_state=0))]
+    )
+    save(model_dir, model.fit(frame, frame.sqft * 3))
+    return model, frame
+
+
 def disagreements(name: str) -> float:
     return REGISTRY.get_sample_value("sagemaker_compiled_disagreements_total", {"model": name}) or 0.0
 
@@ -92,10 +108,20 @@ def disagreements(name: str) -> float:
         RandomForestRegressor(n_estimators=30, min_samples_leaf=3, random_state=0).fit(X, y),
         RandomForestClassifier(n_estimators=20, random_state=0).fit(X, LABELS),
         GradientBoostingRegressor(n_estimators=40, random_state=0).fit(X, y),
+        HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y),
+        HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, LABELS),
         Ridge().fit(X, y),
         LogisticRegression().fit(X, LABELS),
     ],
-    ids=["forest", "forest-classifier", "gradient-boosting", "ridge", "logistic"],
+    ids=[
+        "forest",
+        "forest-classifier",
+        "gradient-boosting",
+        "hist-gb",
+        "hist-gb-classifier",
+        "ridge",
+        "logistic",
+    ],
 )
 def test_verified_models_are_answered_by_the_compiled_form(tmp_path: Path, model) -> None:
     handler = load(save(tmp_path / "m", model))
@@ -116,18 +142,21 @@ def test_verified_models_are_answered_by_the_compiled_form(tmp_path: Path, model
     )
 
 
-def test_a_model_float32_would_answer_differently_stays_with_scikit_learn(tmp_path: Path) -> None:
+def test_float32_thresholds_that_change_an_answer_are_caught(tmp_path: Path) -> None:
     model_dir = crafted_float32_model(tmp_path / "crafted")
-    with pytest.raises(ModelLoadError, match=r"differs from scikit-learn .* labels differ"):
-        load(model_dir)
-    handler = load(model_dir, mode="on")
-    assert handler.compiled is not None
-    wait_until(
-        lambda: handler.compiled.state, 30, "the compiled build to end", ready=lambda s: s != "building"
-    )
-    assert handler.compiled.state == predictor.REFUSED
-    assert "labels differ" in handler.compiled.reason
-    assert answers(handler, np.array([[1e8 + 1.0], [1e8 + 2.0]])) == [0, 1]
+    model = joblib.load(model_dir / "model.joblib")
+    rows = np.array([[1e8 + 1.0], [1e8 + 2.0]])
+    # Converted by hand, as skl2onnx does by default: float32 thresholds and inputs answer 0
+    # for both. Verification refuses that form.
+    by_hand = CompiledModel(convert.to_onnx(model, None, double=False), model, None)
+    assert by_hand.predict(rows).tolist() == [0, 0]
+    assert "labels differ" in verify.compare(model, by_hand, verify._numeric_rows(model))
+    # The path converts a model that compares in double to double thresholds: verified,
+    # and it gives scikit-learn's answers.
+    handler = load(model_dir)
+    assert handler.compiled.state == predictor.SERVING
+    assert handler.compiled.compiled.double
+    assert answers(handler, rows) == [0, 1]
 
 
 def test_unsupported_models_are_refused_with_the_reason(tmp_path: Path) -> None:
@@ -174,19 +203,28 @@ def test_the_live_check_catches_an_injected_disagreement(tmp_path: Path, monkeyp
 def test_an_input_example_is_the_verification_set_and_live_checks_catch_what_it_missed(
     tmp_path: Path,
 ) -> None:
-    model_dir = crafted_float32_model(tmp_path / "example")
-    (model_dir / "input_example.csv").write_text("100000001.0\n")
+    model, frame = scaled_pipeline(tmp_path / "scaled")
+    refused = load(tmp_path / "scaled", mode="on")
+    assert built(refused) == predictor.REFUSED
+    # The synthesized row the float32 form answered differently.
+    differing = int(re.search(r"row (\d+):", refused.compiled.reason).group(1))
+    known = known_categories(model, refused.schema)
+    trap = verify._frame_rows(model, refused.schema, known).iloc[differing]
+    # The same model with an input example of ordinary rows: verified on those, it serves.
+    model_dir = tmp_path / "example"
+    save(model_dir, model)
+    frame.head(20).to_json(model_dir / "input_example.json", orient="records")
     handler = load(model_dir, SAGEMAKER_COMPILED_CHECK_EVERY="1")
-    assert handler.compiled.state == predictor.SERVING
-    assert "input_example.csv" in handler.compiled.reason
-    # A value the example did not cover: the compiled form says 0, scikit-learn says 1.
+    assert handler.compiled.state == predictor.SERVING, handler.compiled.reason
+    assert "input_example.json" in handler.compiled.reason
+    body = json.dumps({"city": trap["city"], "sqft": float(trap["sqft"])}).encode()
     wait_until(
-        lambda: (answers(handler, np.array([[1e8 + 2.0]])), handler.compiled.state)[1],
+        lambda: (record_answer(handler, body), handler.compiled.state)[1],
         30,
         "the live check to catch the difference",
         ready=lambda state: state == predictor.FALLEN_BACK,
     )
-    assert answers(handler, np.array([[1e8 + 2.0]])) == [1]
+    assert record_answer(handler, body) == model.predict(pd.DataFrame([trap])).tolist()
 
 
 def test_inputs_the_compiled_form_was_not_verified_for_go_to_scikit_learn(tmp_path: Path) -> None:
@@ -230,17 +268,14 @@ def test_a_dataframe_pipeline_is_compiled_and_unknown_categories_go_to_scikit_le
 def test_a_scaler_in_front_of_trees_is_probed_at_the_splits_it_feeds(tmp_path: Path) -> None:
     """The compiled form reads sqft as float32 before scaling it; scikit-learn scales the double.
     Probes at the scaled split points, mapped back to sqft values, find where that flips a split."""
-    frame = tabular.houses()[["city", "sqft"]]
-    features_ = ColumnTransformer([("city", OneHotEncoder(), ["city"]), ("n", StandardScaler(), ["sqft"])])
-    model = Pipeline(
-        [("features", features_), ("forest", RandomForestRegressor(n_estimators=10, random_state=0))]
-    )
-    save(tmp_path / "scaled", model.fit(frame, frame.sqft * 3))
+    scaled_pipeline(tmp_path / "scaled")
     handler = load(tmp_path / "scaled", mode="on")
     assert built(handler) == predictor.REFUSED
     row = int(re.search(r"row (\d+):", handler.compiled.reason).group(1))
     # Not one of the base rows: one of the probes at a split.
     assert row >= verify.BASE_ROWS, handler.compiled.reason
+    with pytest.raises(ModelLoadError, match="differs from scikit-learn"):
+        load(tmp_path / "scaled")
 
 
 def test_batched_answers_are_each_requests_own(tmp_path: Path) -> None:
