@@ -11,6 +11,13 @@ find. Strings enter as strings, for the encoders.
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -170,6 +177,85 @@ def _options(model: Any) -> dict[int, dict[str, Any]]:
     return options
 
 
+class ConversionError(Exception):
+    pass
+
+
+class Converter:
+    """`to_onnx` in a child process, at a lower priority: skl2onnx is pure Python and holds
+    the GIL for seconds on a large forest, which would hold this process's requests too.
+
+    One child per process, started on first use and kept while it is used: starting one
+    imports scikit-learn and skl2onnx, about as long as converting a forest. It leaves by
+    itself after `IDLE_S` without work, giving back its memory.
+    """
+
+    IDLE_S = 60.0
+
+    def __init__(self) -> None:
+        self._child: subprocess.Popen[bytes] | None = None
+        self._pid = -1
+        self._lock = threading.Lock()
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        child = self._child
+        if child is None or child.poll() is not None or self._pid != os.getpid():
+            child = subprocess.Popen(
+                [sys.executable, "-m", "serving.compiled.convert", str(self.IDLE_S)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self._child, self._pid = child, os.getpid()
+        return child
+
+    def convert(self, model: Any, schema: Schema | None, double: bool, timeout: float) -> bytes:
+        payload = pickle.dumps((model, schema, double), protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            for attempt in (1, 2):
+                child = self._started()
+                try:
+                    return self._exchange(child, payload, timeout)
+                except (BrokenPipeError, EOFError):
+                    # It had just left for being idle: once more with a new one.
+                    child.kill()
+                    if attempt == 2:
+                        raise ConversionError("the conversion process exited") from None
+                except TimeoutError:
+                    child.kill()
+                    raise ConversionError(f"the conversion took more than {timeout:g} s") from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _exchange(child: subprocess.Popen[bytes], payload: bytes, timeout: float) -> bytes:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(struct.pack("!Q", len(payload)) + payload)
+        child.stdin.flush()
+        ready, _, _ = select.select([child.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        ok, body = _read_message(child.stdout)
+        if not ok:
+            raise ConversionError(body.decode(errors="replace"))
+        return body
+
+
+def _read_message(stream: Any) -> tuple[bool, bytes]:
+    head = stream.read(9)
+    if len(head) < 9:
+        raise EOFError
+    ok, size = struct.unpack("!?Q", head)
+    return ok, stream.read(size)
+
+
+_converter = Converter()
+
+
+def in_child(model: Any, schema: Schema | None, double: bool, timeout: float) -> bytes:
+    """`to_onnx`, done in this process's converter child; raises ConversionError."""
+    return _converter.convert(model, schema, double, timeout)
+
+
 def to_onnx(model: Any, schema: Schema | None, double: bool) -> bytes:
     """The model as a serialized ONNX graph, its numbers in double or float32; raises
     whatever skl2onnx raises."""
@@ -184,3 +270,26 @@ def to_onnx(model: Any, schema: Schema | None, double: bool) -> bytes:
     if double:
         _in_double(graph, model)
     return graph.SerializeToString()
+
+
+def main() -> None:
+    """The converter child: pickled (model, schema, double) in, ONNX bytes or an error out,
+    until its parent closes the pipe or `argv[1]` seconds pass without work."""
+    os.nice(10)
+    idle = float(sys.argv[1]) if len(sys.argv) > 1 else Converter.IDLE_S
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while select.select([source], [], [], idle)[0]:
+        head = source.read(8)
+        if len(head) < 8:
+            return
+        model, schema, double = pickle.loads(source.read(struct.unpack("!Q", head)[0]))
+        try:
+            ok, body = True, to_onnx(model, schema, double)
+        except Exception as exc:  # the parent reports it as the reason
+            ok, body = False, f"{type(exc).__name__}: {str(exc)[:300]}".encode()
+        sink.write(struct.pack("!?Q", ok, len(body)) + body)
+        sink.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -96,6 +96,7 @@ class CompiledPredict:
         self.model_dir = model_dir
         self._decode = decode
         self._headroom = settings.memory_headroom_mb
+        self._timeout = settings.model_load_timeout
         self.state = BUILDING
         self.reason = ""
         self.compiled: CompiledModel | None = None
@@ -129,7 +130,7 @@ class CompiledPredict:
         if why is not None:
             return why
         double = convert.compares_in_double(self.model)
-        onnx = convert.to_onnx(self.model, self.schema, double)
+        onnx = convert.in_child(self.model, self.schema, double, self._timeout)
         needed = len(onnx) * SESSION_BYTES_PER_GRAPH_BYTE
         reading = memory.read(self._headroom)
         if not reading.fits(needed):
