@@ -39,9 +39,9 @@ RUN python3 /tmp/req/requirements.py /tmp/req/pyproject.toml >/tmp/req/requireme
 FROM system AS dependencies-slim
 
 # Dependencies first, in their own layer: code changes do not reinstall them. They are
-# installed without bytecode, test suites, C and Cython sources and headers, type stubs, or
-# the extension modules' symbol tables (the vendored OpenBLAS builds are left whole:
-# stripping breaks their loading). The image has no compiler to use the headers; the layer
+# installed without bytecode, test suites (ONNX's backend test data among them), C and Cython
+# sources and headers, type stubs, or the extension modules' symbol tables (the vendored
+# OpenBLAS builds are left whole: stripping breaks their loading). The image has no compiler to use the headers; the layer
 # below compiles bytecode for what a start imports and nothing else (container/bytecode.py):
 # without it every start compiles scikit-learn, SciPy and pandas from source again (about
 # 2 s of a 3 s start), and a read-only root could not cache it anyway.
@@ -55,7 +55,8 @@ RUN python3 -m venv /opt/venv \
  && pip install -q --no-compile ${WHEELS_URL:+--no-index --find-links $WHEELS_URL} \
       -c /tmp/deps/constraints.txt -r /tmp/deps/requirements.txt \
  && rm -rf /tmp/deps /root/.cache \
- && find /opt/venv -depth \( -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \) \
+ && find /opt/venv -depth \( -type d \( -name tests -o -name __pycache__ -o -path '*/onnx/backend/test' \) \
+      -exec rm -rf {} + \) \
       -o \( -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.c' -o -name '*.cpp' \
                        -o -name '*.h' -o -name '*.pyi' \) -delete \) \
  && apt-get update && apt-get install -y --no-install-recommends binutils >/dev/null \

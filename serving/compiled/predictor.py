@@ -7,7 +7,8 @@ What becomes of a model's compiled path, each told in one log line:
 
 While it builds, and in every state but `serving`, scikit-learn answers. Building runs
 on one background thread per process, at a lower priority than requests, one model at a
-time, so /ping and the first requests are not held (SAGEMAKER_COMPILED_PREDICT=on);
+time, after the model's first answer (or a second without one), and skl2onnx itself runs
+in a child process, so /ping and the first requests are not held (SAGEMAKER_COMPILED_PREDICT=on);
 with `require` it runs inside the load, and a model that cannot be compiled fails it.
 """
 
@@ -41,6 +42,8 @@ PREDICT, PROBA = "predict", "predict_proba"
 SESSION_BYTES_PER_GRAPH_BYTE = 3
 # Background builds run at this niceness: requests come first.
 BUILD_NICENESS = 10
+# How long a background build waits for the model's first answer before it starts anyway.
+FIRST_ANSWER_WAIT_S = 1.0
 
 Predict = Callable[[Any], Any]
 
@@ -74,7 +77,11 @@ class _Builder:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICENESS)
         jobs = self._jobs
         while True:
-            jobs.get().build()
+            job = jobs.get()
+            # Pickling a model for the converter holds the GIL: a freshly loaded model's
+            # first request goes first (multi-model endpoints load on a request's behalf).
+            job.answered.wait(FIRST_ANSWER_WAIT_S)
+            job.build()
 
 
 _builder = _Builder()
@@ -103,6 +110,7 @@ class CompiledPredict:
         self.live = LiveCheck(name, settings.compiled_check_every, self._fall_back)
         self._pid = os.getpid()
         self._labels = hasattr(model, "predict_proba") and hasattr(model, "classes_")
+        self.answered = threading.Event()
         if settings.compiled_predict == "require":
             self.build()
             if self.state != SERVING:
@@ -198,7 +206,10 @@ class CompiledPredict:
                 if answer is not None:
                     self.live.offer(sklearn, data, answer, labels, proba=kind == PROBA)
                     return answer
-            return sklearn(data)
+            try:
+                return sklearn(data)
+            finally:
+                self.answered.set()
 
         return call
 
