@@ -24,7 +24,8 @@ import sys
 
 # What a start imports: the server and the modules it loads before forking, the models users
 # ship (forests, boosting, linear models, DataFrame pipelines, skops files), the codecs, the
-# trainer, and the user code's s3:// fetch.
+# trainer, and the user code's s3:// fetch; and what the compiled predict path imports when
+# it builds (its converter child starts again after a minute without work).
 STARTUP_MODULES = (
     "serving.cli",
     "serving.web.server",
@@ -52,6 +53,9 @@ STARTUP_MODULES = (
     "training.housing",
     "usercode.fetch",
     "boto3",
+    "serving.compiled.convert",
+    "skl2onnx",
+    "onnxruntime",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -47,6 +48,10 @@ def _require_body(body: bytes) -> None:
 # --- CSV -------------------------------------------------------------------------------
 
 
+# Digits, signs, points and exponents only: no spaces, underscores, quotes, words or line breaks.
+PLAIN_ROW = re.compile(r"[0-9eE.+\-]+(?:,[0-9eE.+\-]+)*")
+
+
 def decode_csv(body: bytes, media_type: MediaType) -> np.ndarray:
     _require_body(body)
     text = decode_text(body, media_type).rstrip("\r\n")
@@ -54,6 +59,13 @@ def decode_csv(body: bytes, media_type: MediaType) -> np.ndarray:
         raise BadRequest("the request body is empty; send at least one row")
     if "\x00" in text:
         raise BadRequest("the CSV body contains a NUL byte")
+    if PLAIN_ROW.fullmatch(text):
+        # One row of plain decimal numbers, the common real-time request: Python's float()
+        # reads these exactly as numpy's parser does, at a tenth of loadtxt's cost.
+        try:
+            return np.array([[float(cell) for cell in text.split(",")]])
+        except ValueError:
+            pass  # loadtxt below says what is wrong
     try:
         rows = np.loadtxt(
             io.StringIO(text),

@@ -498,3 +498,19 @@ def test_once_a_500_npy_long_header_is_not_pickled_data() -> None:
     body = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + np.ones(6).tobytes()
     with pytest.raises(BadRequest, match="header"):
         decode(body, MediaType(NPY))
+
+
+@MEDIUM
+@given(st.lists(st.text("0123456789eE.+-", min_size=1, max_size=8), min_size=1, max_size=8))
+def test_the_one_row_fast_path_reads_as_numpys_parser_does(cells: list[str]) -> None:
+    """A plain one-row body takes a shortcut past loadtxt; it must accept and refuse the same."""
+    text = ",".join(cells)
+    try:
+        expected = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+    except ValueError:
+        with pytest.raises(BadRequest):
+            decode(text.encode(), MediaType(CSV))
+        return
+    got = decode(text.encode(), MediaType(CSV))
+    assert got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
