@@ -197,6 +197,10 @@ class Converter:
         self._pid = -1
         self._lock = threading.Lock()
 
+    def running(self) -> bool:
+        child = self._child
+        return child is not None and child.poll() is None and self._pid == os.getpid()
+
     def _started(self) -> subprocess.Popen[bytes]:
         child = self._child
         if child is None or child.poll() is not None or self._pid != os.getpid():
@@ -249,6 +253,10 @@ def _read_message(stream: Any) -> tuple[bool, bytes]:
 
 
 _converter = Converter()
+
+
+def converter_running() -> bool:
+    return _converter.running()
 
 
 def in_child(model: Any, schema: Schema | None, double: bool, timeout: float) -> bytes:
