@@ -196,6 +196,12 @@ class Converter:
         self._child: subprocess.Popen[bytes] | None = None
         self._pid = -1
         self._lock = threading.Lock()
+        # The child and the lock stay with the parent when a worker forks; the lock may be
+        # held at that moment by a thread the new process does not have.
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._child, self._pid, self._lock = None, -1, threading.Lock()
 
     def running(self) -> bool:
         child = self._child

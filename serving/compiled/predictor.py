@@ -66,6 +66,13 @@ class _Builder:
         self._jobs: queue.Queue[CompiledPredict] = queue.Queue()
         self._pid = -1
         self._lock = threading.Lock()
+        # A fork (gunicorn's workers, after a preloaded model) copies the lock as it is at
+        # that moment, perhaps held by a thread the child does not have.
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
 
     def submit(self, job: CompiledPredict) -> None:
         with self._lock:

@@ -80,7 +80,7 @@ class CompiledModel:
         # Set once verification has shown missing numbers give scikit-learn's answers.
         self.missing_ok = False
         self.threads = threads
-        self._lock = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
         self._session: Any = None
         self._pid = -1
         self._pool: ThreadPoolExecutor | None = None
@@ -92,7 +92,9 @@ class CompiledModel:
         if self._pid != os.getpid():
             import onnxruntime as ort
 
-            with self._lock:
+            # A lock of this process's own: one copied by a fork may be held by a thread the
+            # child does not have.
+            with self._locks.setdefault(os.getpid(), threading.Lock()):
                 if self._pid != os.getpid():
                     self._session = ort.InferenceSession(
                         self.onnx, _session_options(), providers=["CPUExecutionProvider"]

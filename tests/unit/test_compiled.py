@@ -3,8 +3,12 @@ when a live answer differs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -285,3 +289,35 @@ def test_batched_answers_are_each_requests_own(tmp_path: Path) -> None:
         got = list(pool.map(lambda r: answers(handler, r), rows))
     for r, answer in zip(rows, got, strict=True):
         assert answer == handler.compiled.compiled.predict(r).tolist()
+
+
+def test_a_forked_worker_serves_and_converts_whatever_the_parent_held_at_the_fork(tmp_path: Path) -> None:
+    """gunicorn forks its workers from a process that may be converting at that moment."""
+    model = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
+    handler = load(save(tmp_path / "m", model))
+    rows = features(2, seed=5)
+    expected = handler.compiled.compiled.predict(rows).tolist()
+    # Held as a converting thread and a session being made would hold them.
+    session_lock = handler.compiled.compiled._locks.setdefault(os.getpid(), threading.Lock())
+    held = [convert._converter._lock, session_lock]
+    for lock in held:
+        lock.acquire()
+    child = os.fork()
+    if child == 0:  # the worker: answer with its own session, convert with its own child
+        try:
+            served = handler.builtin.predict(rows).tolist() == expected
+            converted = len(convert.in_child(model, None, False, 60)) > 0
+            os._exit(0 if served and converted else 1)
+        except BaseException:
+            os._exit(2)
+    for lock in held:
+        lock.release()
+    try:
+        _, status = wait_until(
+            lambda: os.waitpid(child, os.WNOHANG), 60, "the forked worker to finish", ready=lambda d: d[0]
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(child, signal.SIGKILL)  # a deadlocked worker would hold pytest's output open
+            os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
