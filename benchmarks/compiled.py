@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import requests
 
-from benchmarks import options, predict_timing, suite
+from benchmarks import options, suite
 from benchmarks.multi_model import load_to_first_prediction, model_copies
 from benchmarks.wrk import run_wrk
 from harness import tabular
-from harness.containers import Container, run_to_completion, serving
+from harness.containers import Container, serving
 from harness.payloads import csv_rows
 from harness.waiting import wait_until
 
@@ -78,22 +78,10 @@ def served(
         return out
 
 
-def in_process_rows_per_s(image: str, model_dir: Path) -> float:
+def in_process_rows_per_s(image: str, models: Path) -> float:
+    """scikit-learn's `predict` rows/s on RF-100, the median of three runs in the image's Python."""
     spec = {"models": {"rf": "/models/rf/model.joblib"}, "rows": {}, "throughput": {"rf": 200_000}}
-    runs = []
-    for _ in range(3):
-        done = run_to_completion(
-            image,
-            "python",
-            "-c",
-            predict_timing.source(),
-            json.dumps(spec),
-            volumes={model_dir.parent: "/models:ro"},
-        )
-        if done.exit_code != 0:
-            raise RuntimeError(f"in-process timing failed: {done.stderr[-2000:]}")
-        runs.append(json.loads(done.stdout)["rf-rows-per-s"])
-    return statistics.median(runs)
+    return statistics.median(suite.in_process(image, models, spec)["rf-rows-per-s"] for _ in range(3))
 
 
 def multi_model_first_answers(image: str, work: Path, env: dict[str, str]) -> list[float]:
@@ -127,7 +115,7 @@ def main() -> None:
         print("== no-op handler", flush=True)
         result["noop"] = served(args.image, models["noop"], {}, one, "text/csv", args.seconds)
         print("== scikit-learn predict in the image's Python (rows/s)", flush=True)
-        result["in_process_rows_per_s"] = in_process_rows_per_s(args.image, models["rf"])
+        result["in_process_rows_per_s"] = in_process_rows_per_s(args.image, work / "models")
         for label, env in (("on", ON), ("off", OFF)):
             print(f"== batch transform of {args.rows:,} rows, compiled {label}", flush=True)
             ready = (

@@ -49,13 +49,14 @@ IN_PROCESS = {
 }
 
 
-def in_process(image: str, models: Path) -> dict[str, float]:
+def in_process(image: str, models: Path, spec: dict[str, Any] = IN_PROCESS) -> dict[str, float]:
+    """`predict_timing` with `spec`, in the image's Python, on the models under `models`."""
     done = run_to_completion(
         image,
         "python",
         "-c",
         predict_timing.source(),
-        json.dumps(IN_PROCESS),
+        json.dumps(spec),
         volumes={models: "/models:ro"},
     )
     if done.exit_code != 0:

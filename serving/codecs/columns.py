@@ -50,3 +50,8 @@ class Columns:
 def frame_of(data: Any) -> Any:
     """What scikit-learn takes: a DataFrame in place of `Columns`, anything else as it is."""
     return data.frame() if isinstance(data, Columns) else data
+
+
+def take(data: Any, rows: slice | np.ndarray) -> Any:
+    """Those rows of a model input: a DataFrame, `Columns` or an array."""
+    return data.iloc[rows] if isinstance(data, pd.DataFrame) else data[rows]

@@ -119,12 +119,19 @@ def _recorded_kinds(part: Any) -> list[str] | None:
     return [NUMBER] * int(getattr(part, "n_features_in_", 0))
 
 
-def _kinds(model: Any) -> dict[str, str]:
-    found: dict[str, str] = {}
+def fitted_parts(model: Any) -> Iterator[tuple[Any, list[str]]]:
+    """Every fitted estimator inside `model` whose input columns are known, with those columns."""
     for part, names in _parts(model, _names_in(model)):
         columns = _names_in(part) or names
+        if columns:
+            yield part, columns
+
+
+def _kinds(model: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part, columns in fitted_parts(model):
         kinds = _recorded_kinds(part)
-        if kinds is None or not columns or len(columns) != len(kinds):
+        if kinds is None or len(columns) != len(kinds):
             continue
         for column, kind in zip(columns, kinds, strict=True):
             # A string anywhere wins: an imputer or encoder fitted on words.

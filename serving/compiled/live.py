@@ -9,23 +9,17 @@ sample are recomputed, so a batch-transform payload costs no more to check than 
 from __future__ import annotations
 
 import contextlib
-import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from serving.codecs.columns import take
 from serving.compiled.verify import disagreement
-
-log = logging.getLogger(__name__)
 
 ROWS = 64
 
 Recompute = Callable[[Any], Any]
-
-
-def head(data: Any, rows: int) -> Any:
-    return data.iloc[:rows] if hasattr(data, "iloc") else data[:rows]
 
 
 class LiveCheck:
@@ -36,7 +30,6 @@ class LiveCheck:
         self._count = 0
         self._samples: queue.Queue[tuple[Recompute, Any, Any, bool, bool]] = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
-        self.checked = 0
 
     def offer(self, recompute: Recompute, data: Any, answer: Any, labels: bool, proba: bool = False) -> None:
         """A compiled answer; kept for checking when its turn comes."""
@@ -45,7 +38,7 @@ class LiveCheck:
             return
         # When the one before is still waiting, this one is skipped.
         with contextlib.suppress(queue.Full):
-            self._samples.put_nowait((recompute, head(data, ROWS), head(answer, ROWS), labels, proba))
+            self._samples.put_nowait((recompute, take(data, slice(ROWS)), answer[:ROWS], labels, proba))
         # Started again if it has stopped, even for a skipped sample: a checker that stopped
         # as the previous sample arrived would otherwise leave it waiting for good.
         if self._thread is None or not self._thread.is_alive():
@@ -64,7 +57,6 @@ class LiveCheck:
                 found = disagreement(recompute(data), answer, labels, proba)
             except Exception as exc:  # scikit-learn refusing what the compiled form answered
                 found = f"scikit-learn raised {type(exc).__name__}: {exc}"
-            self.checked += 1
             if found is not None:
                 self._on_disagreement(found)
                 return

@@ -230,17 +230,3 @@ class CompiledPredict:
                 self.answered.set()
 
         return call
-
-
-def for_model(
-    name: str,
-    model: Any,
-    schema: Schema | None,
-    model_dir: Path,
-    decode: verify.Decode,
-    settings: Settings,
-) -> CompiledPredict | None:
-    """The compiled path for a model served by the built-in predict step; None when it is off."""
-    if settings.compiled_predict == "off":
-        return None
-    return CompiledPredict(name, model, schema, model_dir, decode, settings)

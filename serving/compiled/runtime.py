@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.codecs.columns import Columns, frame_of
-from serving.codecs.schema import STRING, Schema
-from serving.compiled.convert import ENCODERS, parts
+from serving.codecs.columns import Columns, frame_of, take
+from serving.codecs.schema import STRING, Schema, fitted_parts
+from serving.compiled.convert import ENCODERS
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 DOUBLE_MAX = float(np.finfo(np.float64).max)
@@ -35,21 +35,13 @@ CHUNK_ROWS = 20_000
 TIE_GAP = 2e-5
 
 
-def _rows(data: Any, rows: np.ndarray) -> Any:
-    return data.iloc[rows] if isinstance(data, pd.DataFrame) else data[rows]
-
-
 def known_categories(model: Any, schema: Schema | None) -> dict[str, frozenset[str]]:
     """The strings the encoders were fitted on, per string column."""
     known: dict[str, set[str]] = {}
-    for part in parts(model):
-        for _, transformer, columns in getattr(part, "transformers_", []):
-            names = [columns] if isinstance(columns, str) else list(columns)
-            for encoder in parts(transformer) if not isinstance(transformer, str) else ():
-                if type(encoder).__name__ not in ENCODERS:
-                    continue
-                for name, categories in zip(names, encoder.categories_, strict=False):
-                    known.setdefault(str(name), set()).update(c for c in categories if isinstance(c, str))
+    for part, columns in fitted_parts(model):
+        if type(part).__name__ in ENCODERS and len(columns) == len(part.categories_):
+            for name, categories in zip(columns, part.categories_, strict=True):
+                known.setdefault(name, set()).update(c for c in categories if isinstance(c, str))
     strings = [n for n, k in zip(schema.names, schema.kinds, strict=True) if k == STRING] if schema else []
     return {name: frozenset(known.get(name, ())) for name in strings}
 
@@ -85,9 +77,6 @@ class CompiledModel:
         self._pid = -1
         self._pool: ThreadPoolExecutor | None = None
 
-    def nbytes(self) -> int:
-        return len(self.onnx)
-
     def session(self) -> Any:
         if self._pid != os.getpid():
             import onnxruntime as ort
@@ -108,18 +97,14 @@ class CompiledModel:
     def _numbers(self, values: np.ndarray) -> np.ndarray | None:
         if values.dtype.kind not in "fiub":
             return None
+        dtype, largest = (np.float64, DOUBLE_MAX) if self.double else (np.float32, FLOAT32_MAX)
         # One reduction tells all is well: NaN makes the peak NaN, and infinity is too large.
-        peak = np.abs(values).max(initial=0.0)
-        if peak <= (DOUBLE_MAX if self.double else FLOAT32_MAX):
-            return values.astype(np.float64 if self.double else np.float32, copy=False)
-        # Infinity, a number float32 cannot hold, or NaN where the compiled form was not
-        # verified with it.
-        if not self.missing_ok or np.isinf(values).any():
-            return None
-        finite = values[~np.isnan(values)]
-        if not self.double and np.abs(finite).max(initial=0.0) > FLOAT32_MAX:
-            return None
-        return values.astype(np.float64 if self.double else np.float32, copy=False)
+        # Otherwise: infinity, a number the type cannot hold, or NaN where the compiled form
+        # was not verified with it.
+        unverified = not np.abs(values).max(initial=0.0) <= largest and (
+            not self.missing_ok or np.abs(values[~np.isnan(values)]).max(initial=0.0) > largest
+        )
+        return None if unverified else values.astype(dtype, copy=False)
 
     def _strings(self, name: str, values: np.ndarray) -> np.ndarray | None:
         known = self.known[name]
@@ -182,7 +167,7 @@ class CompiledModel:
             top = np.partition(proba, -2, axis=1)
             near = np.flatnonzero(top[:, -1] - top[:, -2] <= TIE_GAP)
             if near.size:
-                labels[near] = self._model.predict(frame_of(_rows(data, near)))
+                labels[near] = self._model.predict(frame_of(take(data, near)))
         return labels
 
     def predict_proba(self, data: Any) -> np.ndarray | None:

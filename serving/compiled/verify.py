@@ -19,7 +19,6 @@ and a classifier's labels exactly.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ import pandas as pd
 from serving.codecs.schema import STRING, Schema
 from serving.compiled.convert import final_estimator
 from serving.compiled.runtime import CompiledModel
-
-log = logging.getLogger(__name__)
 
 RTOL = 1e-5
 PROBA_ATOL = 1e-5

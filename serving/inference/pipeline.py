@@ -19,7 +19,6 @@ from werkzeug.datastructures import Headers
 from serving.codecs import content_types, decoder, encoder, predictions, tables
 from serving.codecs.content_types import MediaType
 from serving.codecs.schema import schema_of
-from serving.compiled import predictor as compiled_predictor
 from serving.compiled.predictor import CompiledPredict
 from serving.config import Settings
 from serving.errors import BadRequest
@@ -125,8 +124,9 @@ class ModelHandler:
         self.builtin: BuiltinPredict | None = None
         self.compiled: CompiledPredict | None = None
         if self._predict_fn is None and self._transform_fn is None:
-            if outputs.role_of(model) in (outputs.PREDICTOR, outputs.CLASSIFIER):
-                self.compiled = compiled_predictor.for_model(
+            compilable = outputs.role_of(model) in (outputs.PREDICTOR, outputs.CLASSIFIER)
+            if compilable and settings.compiled_predict != "off":
+                self.compiled = CompiledPredict(
                     name, model, self.schema, model_dir, self._decode_example, settings
                 )
             self.builtin = BuiltinPredict(model, settings, batching, self.compiled)

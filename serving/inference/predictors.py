@@ -99,7 +99,6 @@ class BuiltinPredict:
         self, model: Any, settings: Settings, batching: bool, compiled: CompiledPredict | None = None
     ) -> None:
         self.model = model
-        self.compiled = compiled
         self.role = outputs.role_of(model)
         self.configured = settings.inference_output
         outputs.check(self.configured, settings.inference_supported, model)
